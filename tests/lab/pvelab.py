@@ -154,16 +154,15 @@ def _ns_id(pid, kind):
 
 
 def _pids_in_ns(kind, ns_ids):
-    """Host pids of all processes whose namespace `kind` is one of ns_ids."""
+    """Host pids of all live (non-zombie) processes whose namespace `kind` is one of
+    ns_ids."""
     ns_ids = set(filter(None, ns_ids))
     if not ns_ids:
         return []
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            nsid = _ns_id(entry, kind)
-            if nsid in ns_ids:
-                found.append(int(entry))
+        if entry.isdigit() and _ns_id(entry, kind) in ns_ids and proc_starttime(entry):
+            found.append(int(entry))
     return found
 
 
@@ -504,7 +503,7 @@ class Lab:
                 raise LabError(
                     f"lab '{self.name}' is already up with {len(st['nodes'])} nodes"
                     f"{' (standalone)' if st['standalone'] else ''}; run 'lab down' first")
-            if self._infra_ok(st):
+            if st.get("complete") and self._infra_ok(st):
                 stopped = [nd for nd in st["nodes"] if not self.running(nd)]
                 for nd in stopped:
                     self._boot(nd, st)
@@ -516,6 +515,8 @@ class Lab:
         try:
             self._create(opts)
             self._wait_nodes(opts["nodes"], opts, timeout, all_nodes=opts["nodes"])
+            opts["complete"] = True
+            _write(self.state_path, json.dumps(opts, indent=1) + "\n")
         except BaseException as e:
             if not keep_on_failure:
                 try:
@@ -536,7 +537,9 @@ class Lab:
     def _create(self, opts):
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
-        # The state file comes first so that `down` can clean up whatever follows.
+        # The state file comes first so that `down` can clean up whatever follows;
+        # it is marked complete once every node is up.
+        opts["complete"] = False
         _write(self.state_path, json.dumps(opts, indent=1) + "\n")
         self._create_network(opts)
         shared = self._create_shared(opts)
@@ -854,29 +857,36 @@ class Lab:
             return []
 
     def _our_processes(self):
-        """Idents of the processes this lab started on the host: node inits (and their
-        unshare parents) and watchdog emulators, found by pid files and by command line
-        (a failed run may have lost its pid files)."""
-        idents = []
+        """The processes this lab started on the host, as {kind: [ident, ...]} with
+        kind "init" (node inits), "unshare" (their parents) or "emu" (watchdog
+        emulators); found by pid files and by command line (a failed run may have
+        lost its pid files)."""
+        found = {"init": [], "unshare": [], "emu": []}
+
+        def add(kind, ident):
+            if ident and all(ident not in v for v in found.values()):
+                found[kind].append(ident)
+
         for bf in self.dir.glob("n*/boot.json") if self.dir.is_dir() else []:
             info = _read_json(bf) or {}
-            for key in ("init", "unshare", "emu"):
-                if proc_alive(info.get(key)):
-                    idents.append(info[key])
+            for kind in found:
+                if proc_alive(info.get(kind)):
+                    add(kind, info[kind])
         marker = str(self.dir).encode()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             argv = _cmdline(entry)
-            is_init = b"node-init" in argv and marker in argv and any(
-                a.endswith(b"pvelab.py") for a in argv)
-            is_emu = any(a.endswith(b"watchdog-emu") for a in argv[:1]) and any(
-                a.startswith(marker + b"/") for a in argv)
-            if is_init or is_emu:
-                ident = proc_ident(int(entry))
-                if ident and ident not in idents:
-                    idents.append(ident)
-        return idents
+            if not argv:
+                continue
+            if b"node-init" in argv and marker in argv and any(
+                    a.endswith(b"pvelab.py") for a in argv):
+                add("unshare" if argv[0].endswith(b"unshare") else "init",
+                    proc_ident(int(entry)))
+            elif argv[0].endswith(b"watchdog-emu") and any(
+                    a.startswith(marker + b"/") for a in argv):
+                add("emu", proc_ident(int(entry)))
+        return found
 
     def leftovers(self, pidns=()):
         """What of this lab still exists on the host (empty list when all is gone)."""
@@ -888,7 +898,7 @@ class Lab:
                         re.match(rf"^/run/netns/{re.escape(self.name)}-", mp):
                     found.append(f"mount {mp}")
         found += [f"process {i[0]} ({b' '.join(_cmdline(i[0])).decode(errors='replace')})"
-                  for i in self._our_processes()]
+                  for idents in self._our_processes().values() for i in idents]
         found += [f"process {p} in a node pid namespace" for p in _pids_in_ns("pid", pidns)]
         if self.dir.exists():
             found.append(f"directory {self.dir}")
@@ -902,15 +912,21 @@ class Lab:
                 info = _read_json(bf) or {}
                 pidns.append(info.get("pidns"))
         procs = self._our_processes()
-        for ident in procs:
+        for ident in procs["init"]:
             pidns.append(_ns_id(ident[0], "pid"))
         host_pidns = _ns_id("self", "pid")
         pidns = [x for x in pidns if x and x != host_pidns]
-        for ident in procs:
+        # Inits first, so that their unshare parents reap them at once.
+        for ident in procs["init"]:
             _kill(ident, signal.SIGKILL)
-        wait_for(lambda: not any(proc_alive(i) for i in procs)
+        wait_for(lambda: not any(proc_alive(i) for i in procs["init"])
                  and not _pids_in_ns("pid", pidns), timeout,
-                 "the lab's processes to die")
+                 "the lab's node processes to die")
+        others = procs["unshare"] + procs["emu"]
+        for ident in others:
+            _kill(ident, signal.SIGKILL)
+        wait_for(lambda: not any(proc_alive(i) for i in others), timeout,
+                 "the lab's host processes to die")
         for ns in self._leftover_netns():
             _run(["ip", "netns", "del", ns])
         with open("/proc/self/mounts") as f:
