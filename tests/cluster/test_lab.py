@@ -178,8 +178,8 @@ def test_up_recovers_from_an_interrupted_run():
 
 
 def test_watchdog_fences_a_node_whose_mux_dies(make_lab):
-    if not (pvelab.Lab(build_dir=BUILD_DIR).binary("watchdog-mux")
-            and pvelab.Lab(build_dir=BUILD_DIR).binary("watchdog-emu")):
+    if not all(os.access(BUILD_DIR / p, os.X_OK)
+               for p in (pvelab.NODE_BINARIES["watchdog-mux"], pvelab.EMU_BINARY)):
         pytest.skip("watchdog-mux or watchdog-emu is not built yet")
     lab = make_lab(1, wd_device_timeout=2)
     assert lab.boot_info("n1")["emu"], "watchdog-emu was not started"

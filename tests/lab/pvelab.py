@@ -222,8 +222,15 @@ class Lab:
         if not self.dir.is_absolute() or len(self.dir.parts) < 3:
             raise LabError(f"lab directory must be an absolute path below a top-level "
                            f"directory (got '{self.dir}')")
-        self.build_dir = Path(build_dir or os.environ.get("BUILD_DIR") or REPO_ROOT / "build")
+        self._build_dir = Path(build_dir or os.environ.get("BUILD_DIR") or REPO_ROOT / "build")
         self.notes = []
+
+    @property
+    def build_dir(self):
+        """The build dir given at `up` (argument, $BUILD_DIR, <repo>/build); a running
+        lab keeps using the one it was created with."""
+        st = self.state()
+        return Path(st["build_dir"]) if st else self._build_dir
 
     # ----- paths and state
 
@@ -457,7 +464,7 @@ class Lab:
         return {
             "name": self.name,
             "dir": str(self.dir),
-            "build_dir": str(self.build_dir),
+            "build_dir": str(self._build_dir),
             "nodes": [f"n{i}" for i in range(1, n + 1)],
             "standalone": bool(standalone),
             "pmxcfs": bool(pmxcfs),
@@ -723,12 +730,13 @@ class Lab:
             "emu": None,
             "emu_log_offset": 0,
         }
+        emulog = self.log_dir(node) / "watchdog-emu.log"
+        if emulog.exists():
+            info["emu_log_offset"] = emulog.stat().st_size
         # Popen objects would reap the child at interpreter exit in some versions;
         # detach it so the unshare process keeps waiting for its init.
         p.returncode = 0
         if self._watchdog_wanted(opts):
-            emulog = self.log_dir(node) / "watchdog-emu.log"
-            info["emu_log_offset"] = emulog.stat().st_size if emulog.exists() else 0
             fifo = nd / "watchdog.fifo"
             if fifo.exists():
                 fifo.unlink()
@@ -1118,7 +1126,11 @@ def node_init(lab_dir, node):
 
 
 def _fmt(value):
-    return {True: "yes", False: "no", None: "-"}.get(value, str(value))
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _print_status(lab):
