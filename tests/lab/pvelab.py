@@ -676,9 +676,9 @@ class Lab:
                            "skipping it")
         os.symlink(LAB_SRC / "node-service", bindir / "node-service")
 
-        boot = []
-        if not opts["standalone"]:
-            boot.append("corosync")
+        # corosync is always on the boot list: node-service skips it while the node
+        # has no /etc/corosync/corosync.conf (standalone until pvecm create/add).
+        boot = ["corosync"]
         if opts["pmxcfs"] and self.binary("pmxcfs"):
             boot.append("pve-cluster")
         if opts["ssh"]:
