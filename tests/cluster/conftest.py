@@ -2,7 +2,8 @@
 
 Fixtures:
   lab          session-scoped 3-node cluster (cluster mode), torn down at the end of
-               the session, also when tests fail.
+               the session, also when tests fail.  After each test that used it,
+               isolated nodes are rejoined and stopped nodes powered on (Lab.heal).
   module_lab   a fresh lab for one test module, shaped by the module's LAB_OPTIONS
                (keyword arguments of Lab.up, e.g. {"n": 3, "standalone": True}).
   make_lab     factory for fresh labs inside one test: make_lab(3, standalone=True);
@@ -88,6 +89,20 @@ def lab():
         yield labs.start("s", 3)
     finally:
         labs.stop()
+
+
+@pytest.fixture(autouse=True)
+def _heal_session_lab(request):
+    """After every test that used the session lab, rejoin isolated and power on
+    stopped nodes, so one test's failure does not cascade into the next."""
+    yield
+    if "lab" not in request.fixturenames:
+        return
+    try:
+        lab = request.getfixturevalue("lab")
+    except Exception:  # the lab failed to start: already reported by the test
+        return
+    lab.heal()
 
 
 @pytest.fixture(scope="module")

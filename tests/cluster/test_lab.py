@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -130,6 +129,15 @@ def test_poweroff_kills_every_process_and_poweron_restores(lab):
     sh(lab, "n2", "rm /var/lib/pve-cluster/lab-marker")
 
 
+def test_heal_restores_isolated_and_stopped_nodes(lab):
+    lab.isolate("n1")
+    lab.poweroff("n3")
+    assert lab.heal() == ["rejoin n1", "poweron n3"]
+    assert [s["running"] and s["quorate"] and s["members"] == 3 and not s["isolated"]
+            for s in lab.status()] == [True, True, True]
+    assert lab.heal() == []
+
+
 # ---------------------------------------------------------------- fresh labs
 
 
@@ -137,9 +145,7 @@ def test_up_twice_and_down_twice_are_safe(make_lab):
     lab = make_lab(2)
     inits = [lab.boot_info(n)["init"] for n in lab.nodes]
     pidns = [lab.boot_info(n)["pidns"] for n in lab.nodes]
-    t0 = time.monotonic()
     lab.up(2)
-    assert time.monotonic() - t0 < 10
     assert [lab.boot_info(n)["init"] for n in lab.nodes] == inits  # nothing restarted
     with pytest.raises(pvelab.LabError, match="already up with 2 nodes"):
         lab.up(3)
@@ -210,6 +216,9 @@ def test_standalone_nodes_have_root_ssh_between_them(standalone):
     for src, dst in (("n1", "n2"), ("n2", "n3"), ("n3", "n1"), ("n2", "n1")):
         out = sh(lab, src, f"ssh -o BatchMode=yes {dst} 'hostname; echo $PVE_SERVICE_CTL'")
         assert out.split() == [dst, "node-service"], f"ssh {src} -> {dst}: {out}"
+    out = sh(lab, "n2", "scp -q -o BatchMode=yes n1:/etc/hostname /root/from-n1 && "
+                        "cat /root/from-n1")
+    assert out == "n1\n"
     for node in NODES:
         assert lab.exec(node, ["test", "-e", "/etc/corosync/corosync.conf"]).returncode == 1
         assert lab.exec(node, ["node-service", "status", "corosync"]).returncode == 3

@@ -207,6 +207,12 @@ def _env_int(name, default):
         raise LabError(f"{name}={value!r} is not an integer") from e
 
 
+def default_name():
+    """pvelab-<checkout directory name>: labs of different worktrees never collide."""
+    base = re.sub(r"[^a-z0-9-]", "-", REPO_ROOT.name.lower()).strip("-")[:12]
+    return f"pvelab-{base}" if base else "pvelab"
+
+
 # --------------------------------------------------------------------------- the lab
 
 
@@ -214,7 +220,7 @@ class Lab:
     """One lab: its name, directory, build directory and (once up) its state."""
 
     def __init__(self, name=None, directory=None, build_dir=None):
-        self.name = name or os.environ.get("LAB_NAME") or "pvelab"
+        self.name = name or os.environ.get("LAB_NAME") or default_name()
         if not NAME_RE.match(self.name):
             raise LabError(f"bad lab name '{self.name}' (lowercase letters, digits, '-', "
                            "at most 20 characters, starting with a letter)")
@@ -222,7 +228,8 @@ class Lab:
         if not self.dir.is_absolute() or len(self.dir.parts) < 3:
             raise LabError(f"lab directory must be an absolute path below a top-level "
                            f"directory (got '{self.dir}')")
-        self._build_dir = Path(build_dir or os.environ.get("BUILD_DIR") or REPO_ROOT / "build")
+        self._build_dir = Path(build_dir or os.environ.get("BUILD_DIR")
+                               or REPO_ROOT / "build").resolve()
         self.notes = []
 
     @property
@@ -537,7 +544,9 @@ class Lab:
         return opts
 
     def _infra_ok(self, st):
-        names = set(self._leftover_netns())
+        with open("/proc/self/mounts") as f:
+            mounted = {line.split()[1] for line in f}
+        names = {x for x in self._leftover_netns() if f"/run/netns/{x}" in mounted}
         want = {self.bridge_ns} | {self.node_ns(nd) for nd in st["nodes"]}
         return want <= names and all(self.node_dir(nd).is_dir() for nd in st["nodes"])
 
@@ -646,7 +655,7 @@ class Lab:
                 "X11Forwarding no\n"
                 "AcceptEnv LANG LC_*\n"
                 "SetEnv PVE_SERVICE_CTL=node-service\n"
-                "Subsystem sftp /usr/lib/openssh/sftp-server\n"))
+                "Subsystem sftp internal-sftp\n"))
             _write(nd / "root-ssh/id_ed25519", shared["root_key"], 0o600)
             _write(nd / "root-ssh/id_ed25519.pub", shared["root_pub"])
             _write(nd / "root-ssh/authorized_keys", shared["root_pub"], 0o600)
@@ -845,6 +854,27 @@ class Lab:
         self._check_node(node)
         _run(["ip", "-n", self.bridge_ns, "link", "set", f"v{node}", "up"])
 
+    def heal(self, timeout=60):
+        """Undo what tests do to a lab: rejoin isolated nodes, power on stopped ones,
+        then wait as `up` does.  Returns the actions taken (empty if none)."""
+        st = self.state()
+        if not st:
+            raise LabError(f"lab '{self.name}' is not up")
+        actions = []
+        for node in st["nodes"]:
+            if self.isolated(node):
+                self.rejoin(node)
+                actions.append(f"rejoin {node}")
+        stopped = [nd for nd in st["nodes"] if not self.running(nd)]
+        for node in stopped:
+            self._boot(node, st)
+            actions.append(f"poweron {node}")
+        if actions:
+            self._wait_nodes(stopped, st, timeout, all_nodes=st["nodes"])
+            if not st["standalone"]:
+                self.wait_quorate(st["nodes"], timeout, members=len(st["nodes"]))
+        return actions
+
     def wait_quorate(self, nodes, timeout=30, members=None):
         """Wait until every node in `nodes` is quorate (with `members` members)."""
         def ok(node):
@@ -935,8 +965,13 @@ class Lab:
             _kill(ident, signal.SIGKILL)
         wait_for(lambda: not any(proc_alive(i) for i in others), timeout,
                  "the lab's host processes to die")
+        with open("/proc/self/mounts") as f:
+            mounted = {line.split()[1] for line in f}
         for ns in self._leftover_netns():
-            _run(["ip", "netns", "del", ns])
+            if f"/run/netns/{ns}" in mounted:
+                _run(["ip", "netns", "del", ns])
+            else:  # a stale entry (the namespace is gone, e.g. after a reboot)
+                os.unlink(f"/run/netns/{ns}")
         with open("/proc/self/mounts") as f:
             stale = [line.split()[1] for line in f
                      if line.split()[1].startswith(str(self.dir) + "/")]
@@ -1160,7 +1195,7 @@ def build_parser():
         epilog="Environment: LAB_NAME, LAB_DIR, BUILD_DIR, LAB_PMXCFS_ARGS, LAB_TOKEN, "
                "LAB_WD_CLIENT_TIMEOUT, LAB_WD_DEVICE_TIMEOUT.")
     p.add_argument("--name", help="lab name, prefix of its namespaces (default $LAB_NAME "
-                                  "or 'pvelab')")
+                                  f"or '{default_name()}')")
     p.add_argument("--dir", help="lab directory (default $LAB_DIR or /tmp/<name>)")
     p.add_argument("--build-dir", help="build directory with the binaries (default "
                                        "$BUILD_DIR or <repo>/build)")
@@ -1226,7 +1261,8 @@ def main(argv=None):
                         wd_client_timeout=args.wd_client_timeout,
                         wd_device_timeout=args.wd_device_timeout, timeout=args.timeout,
                         keep_on_failure=args.keep_on_failure)
-            print(f"lab '{lab.name}': {len(st['nodes'])} nodes up in "
+            count = len(st["nodes"])
+            print(f"lab '{lab.name}': {count} node{'s' if count > 1 else ''} up in "
                   f"{time.monotonic() - t0:.1f}s ({lab.dir})")
             return 0
         if args.cmd == "down":
