@@ -1631,6 +1631,19 @@ char *memdb_path(memdb *m, uint64_t inode)
     return path;
 }
 
+GArray *memdb_inodes(memdb *m)
+{
+    g_rw_lock_reader_lock(&m->tree_lock);
+    GArray *arr = g_array_sized_new(FALSE, FALSE, sizeof(uint64_t), g_hash_table_size(m->index));
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, m->index);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        g_array_append_val(arr, *(uint64_t *)key);
+    g_rw_lock_reader_unlock(&m->tree_lock);
+    return arr;
+}
+
 void memdb_usage(memdb *m, uint64_t *ret_bytes, uint64_t *ret_entries)
 {
     g_rw_lock_reader_lock(&m->tree_lock);

@@ -155,6 +155,8 @@ int memdb_read_path(memdb *m, const char *path, GBytes **ret_data);
 int memdb_list(memdb *m, uint64_t inode, GArray **ret_entries);
 /* The path of @inode ("" for the root), or NULL if it does not exist. */
 char *memdb_path(memdb *m, uint64_t inode);
+/* Every inode of the tree (uint64_t), root included, in no particular order. */
+GArray *memdb_inodes(memdb *m);
 /* Totals for statfs: data bytes of all files and the number of entries (root included). */
 void memdb_usage(memdb *m, uint64_t *ret_bytes, uint64_t *ret_entries);
 /* The global version, and the root's writer and mtime. */
