@@ -823,6 +823,16 @@ class Lab:
         wait_for(lambda: not proc_alive(info.get("init"))
                  and not _pids_in_ns("pid", [info.get("pidns")]), timeout,
                  f"every process of {node} to die")
+        # The unshare parent (host pid namespace, node mount namespace) reaps the init
+        # and exits; once it is gone no process holds the node's mounts.
+        try:
+            wait_for(lambda: not proc_alive(info.get("unshare")), 5,
+                     f"the unshare process of {node} to exit")
+        except LabError as e:
+            self._note(f"{e}; killing it")
+            _kill(info.get("unshare"), signal.SIGKILL)
+        wait_for(lambda: not _pids_in_ns("mnt", [info.get("mntns")]), timeout,
+                 f"every process in the mount namespace of {node} to exit")
         if info.get("emu"):
             try:
                 wait_for(lambda: not proc_alive(info["emu"]), 5,
@@ -830,7 +840,6 @@ class Lab:
             except LabError as e:
                 self._note(f"{e}; stopping it")
                 _kill(info["emu"], signal.SIGTERM)
-        _kill(info.get("unshare"), signal.SIGKILL)
 
     def poweron(self, node, wait=True, timeout=60):
         """Start a stopped node again (same network namespace and node state)."""
