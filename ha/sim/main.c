@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 {
     g_autoptr(GOptionContext) ctx = g_option_context_new("<scenario-dir>");
     g_option_context_set_summary(
-        ctx, "Run an HA scenario directory (cmdlist, hardware_status, service_config, …) through\n"
+        ctx, "Run an HA scenario directory (cmdlist, hardware_status, service_config, ...) through\n"
              "the HA manager logic on simulated nodes and write <dir>/status/log in the\n"
              "reference simulator's log format, plus the final status files.");
     g_option_context_add_main_entries(ctx, entries, NULL);
