@@ -290,7 +290,7 @@ static void next_state_request_start(ha_manager *m, const char *sid, const ha_re
 }
 
 static void consume_motion_cmd(ha_manager *m, const char *sid, ha_service_state *sd,
-                               bool *ret_changed)
+                               bool log_motion, bool *ret_changed)
 {
     g_autofree char *cmd = g_strdup(sd->cmd);
     g_autofree char *target = g_strdup(sd->cmd_arg);
@@ -302,8 +302,9 @@ static void consume_motion_cmd(ha_manager *m, const char *sid, ha_service_state 
         LOG(m, HA_LOG_INFO, "ignore service '%s' %s request - service already on node '%s'", sid,
             cmd, target);
     } else {
-        if (ret_changed)
-            *ret_changed = true;
+        *ret_changed = true;
+        if (log_motion)
+            LOG(m, HA_LOG_INFO, "%s service '%s' to node '%s'", cmd, sid, target);
         g_autofree char *node = g_strdup(sd->node);
         change_params p = {.node = node, .target = target, .has_target = true};
         change_state(m, sid, strcmp(cmd, "migrate") == 0 ? HA_SS_MIGRATE : HA_SS_RELOCATE, &p);
@@ -337,7 +338,7 @@ static void next_state_started(ha_manager *m, const char *sid, const ha_resource
     if (sd->cmd) {
         if (strcmp(sd->cmd, "migrate") == 0 || strcmp(sd->cmd, "relocate") == 0) {
             bool changed = false;
-            consume_motion_cmd(m, sid, sd, &changed);
+            consume_motion_cmd(m, sid, sd, true, &changed);
             if (changed)
                 return;
         } else if (strcmp(sd->cmd, "stop") == 0) {
@@ -497,7 +498,7 @@ static void next_state_stopped(ha_manager *m, const char *sid, const ha_resource
     if (sd->cmd) {
         if (strcmp(sd->cmd, "migrate") == 0 || strcmp(sd->cmd, "relocate") == 0) {
             bool changed = false;
-            consume_motion_cmd(m, sid, sd, &changed);
+            consume_motion_cmd(m, sid, sd, false, &changed);
             if (changed)
                 return;
         } else if (strcmp(sd->cmd, "stop") == 0) {
