@@ -134,10 +134,17 @@ int cfs_ops_write(cfs_ops *o, const char *path, uint64_t offset, const void *dat
     int r;
     if ((r = check_quorum(o)) < 0)
         return r;
-    /* 64-bit check before the 32-bit wire fields (W20) */
-    if (offset > CFS_MAX_FILE_SIZE || len > CFS_MAX_FILE_SIZE ||
-        offset + len > CFS_MAX_FILE_SIZE)
+    /* 64-bit checks before the 32-bit wire fields (W20).  A write that crosses the size
+     * limit writes up to the limit and returns a short count, like a POSIX file system
+     * at its maximum file size; the next write then fails with EFBIG.  This makes one
+     * write() of 1 MiB + 1 bytes return 1048576 however the kernel splits the buffer
+     * (errno table, probe step 32). */
+    if (offset >= CFS_MAX_FILE_SIZE && len > 0)
         return -EFBIG;
+    if (offset > CFS_MAX_FILE_SIZE)
+        return -EFBIG;
+    if (len > CFS_MAX_FILE_SIZE - offset)
+        len = CFS_MAX_FILE_SIZE - offset;
     if ((r = check_growth(o, path, offset + len, false)) < 0)
         return r;
     cfs_op op = {.type = CFS_OP_WRITE,
