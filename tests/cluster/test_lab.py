@@ -81,6 +81,19 @@ def test_exec_runs_inside_the_right_node(lab):
     assert lab.exec("n2", ["node-service", "status", "nosuch"]).returncode == 5
 
 
+def test_node_service_restarts_corosync(lab):
+    old = sh(lab, "n3", "cat /run/corosync.pid").strip()
+    sh(lab, "n3", "node-service restart corosync.service")
+    new = sh(lab, "n3", "node-service status corosync")
+    assert new.startswith("corosync: active (running)") and not new.endswith(f" {old}\n")
+    lab.wait_quorate(NODES, timeout=30, members=3)
+    sh(lab, "n3", "node-service stop corosync")
+    assert lab.exec("n3", ["node-service", "is-active", "corosync"]).returncode == 3
+    assert lab.quorum("n3") is None
+    sh(lab, "n3", "node-service start corosync")
+    lab.wait_quorate(NODES, timeout=30, members=3)
+
+
 def test_status_command(lab):
     p = cli(lab, "status")
     assert p.returncode == 0, p.stderr

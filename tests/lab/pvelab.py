@@ -512,18 +512,18 @@ class Lab:
                              wd_client_timeout, wd_device_timeout)
         self._check_host(opts)
         st = self.state()
-        if st:
+        if st and st.get("complete") and self._infra_ok(st):
             if st["nodes"] != opts["nodes"] or st["standalone"] != opts["standalone"]:
                 raise LabError(
                     f"lab '{self.name}' is already up with {len(st['nodes'])} nodes"
                     f"{' (standalone)' if st['standalone'] else ''}; run 'lab down' first")
-            if st.get("complete") and self._infra_ok(st):
-                stopped = [nd for nd in st["nodes"] if not self.running(nd)]
-                for nd in stopped:
-                    self._boot(nd, st)
-                self._wait_nodes(stopped, st, timeout, all_nodes=st["nodes"])
-                return st
-            self._note("found an incomplete lab, removing it first")
+            stopped = [nd for nd in st["nodes"] if not self.running(nd)]
+            for nd in stopped:
+                self._boot(nd, st)
+            self._wait_nodes(stopped, st, timeout, all_nodes=st["nodes"])
+            return st
+        if st:
+            self._note("found an incomplete or broken lab, removing it first")
         if self.state() or self._leftover_netns() or self.dir.exists():
             self.down()
         try:
@@ -676,9 +676,9 @@ class Lab:
                            "skipping it")
         os.symlink(LAB_SRC / "node-service", bindir / "node-service")
 
-        boot = []
-        if not opts["standalone"]:
-            boot.append("corosync")
+        # corosync is always on the boot list: node-service skips it while the node
+        # has no /etc/corosync/corosync.conf (standalone until pvecm create/add).
+        boot = ["corosync"]
         if opts["pmxcfs"] and self.binary("pmxcfs"):
             boot.append("pve-cluster")
         if opts["ssh"]:
@@ -823,6 +823,16 @@ class Lab:
         wait_for(lambda: not proc_alive(info.get("init"))
                  and not _pids_in_ns("pid", [info.get("pidns")]), timeout,
                  f"every process of {node} to die")
+        # The unshare parent (host pid namespace, node mount namespace) reaps the init
+        # and exits; once it is gone no process holds the node's mounts.
+        try:
+            wait_for(lambda: not proc_alive(info.get("unshare")), 5,
+                     f"the unshare process of {node} to exit")
+        except LabError as e:
+            self._note(f"{e}; killing it")
+            _kill(info.get("unshare"), signal.SIGKILL)
+        wait_for(lambda: not _pids_in_ns("mnt", [info.get("mntns")]), timeout,
+                 f"every process in the mount namespace of {node} to exit")
         if info.get("emu"):
             try:
                 wait_for(lambda: not proc_alive(info["emu"]), 5,
@@ -830,7 +840,6 @@ class Lab:
             except LabError as e:
                 self._note(f"{e}; stopping it")
                 _kill(info["emu"], signal.SIGTERM)
-        _kill(info.get("unshare"), signal.SIGKILL)
 
     def poweron(self, node, wait=True, timeout=60):
         """Start a stopped node again (same network namespace and node state)."""
