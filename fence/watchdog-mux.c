@@ -76,8 +76,10 @@ static gboolean opt_no_journal_sync;
 static gboolean opt_version;
 static char *opt_env_file;
 
-#define MUX_STRING_OPTION(long_name, idx, desc, arg)                                         \
-    {long_name, 0, 0, G_OPTION_ARG_STRING, &mux_options[idx].value, desc, arg}
+#define MUX_STRING_OPTION(long_name, idx, desc, arg)                             \
+    {                                                                            \
+        long_name, 0, 0, G_OPTION_ARG_STRING, &mux_options[idx].value, desc, arg \
+    }
 
 static GOptionEntry mux_entries[] = {
     MUX_STRING_OPTION("device", OPT_DEVICE, "Watchdog device (default /dev/watchdog)", "PATH"),
@@ -87,8 +89,7 @@ static GOptionEntry mux_entries[] = {
     MUX_STRING_OPTION("client-timeout", OPT_CLIENT_TIMEOUT, "Client timeout (default 60)", "S"),
     MUX_STRING_OPTION("warn-before", OPT_WARN_BEFORE,
                       "Warn this long before a client expires (default 10)", "S"),
-    MUX_STRING_OPTION("tick", OPT_TICK, "Supervision and keepalive period (default 1000)",
-                      "MS"),
+    MUX_STRING_OPTION("tick", OPT_TICK, "Supervision and keepalive period (default 1000)", "MS"),
     MUX_STRING_OPTION("socket", OPT_SOCKET, "Client socket (default " WDMUX_SOCKET_PATH ")",
                       "PATH"),
     MUX_STRING_OPTION("marker", OPT_MARKER,
@@ -179,24 +180,53 @@ static void mux_notify_ready(void)
     close(fd);
 }
 
+/*
+ * Detach before any descriptor is set up (a signalfd only wakes epoll for the process
+ * that created it).  The parent waits for the child's verdict on a pipe and exits with
+ * it: 0 once the child is serving, the child's failure status (or 1 if it died) else.
+ * Returns the write end of the pipe in the child, or a negative errno.
+ */
 static int mux_detach(void)
 {
-    pid_t pid = fork();
-    if (pid < 0)
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
         return -errno;
-    if (pid > 0)
-        _exit(EXIT_SUCCESS); /* the child holds the device and the socket now */
-    setsid();
-    if (chdir("/") < 0) {
-        /* "/" always exists; nothing sensible to do otherwise */
+    pid_t pid = fork();
+    if (pid < 0) {
+        int r = -errno;
+        close(p[0]);
+        close(p[1]);
+        return r;
     }
+    if (pid > 0) {
+        close(p[1]);
+        unsigned char status = MUX_EXIT_FAILURE;
+        ssize_t n;
+        while ((n = read(p[0], &status, 1)) < 0 && errno == EINTR)
+            ;
+        _exit(n == 1 ? status : MUX_EXIT_FAILURE);
+    }
+    close(p[0]);
+    setsid();
+    if (chdir("/") < 0)
+        return -errno;
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull >= 0) {
         dup2(devnull, STDIN_FILENO);
         dup2(devnull, STDOUT_FILENO);
         close(devnull);
     }
-    return 0;
+    return p[1];
+}
+
+/* Tell the waiting parent (if any) how startup ended. */
+static void mux_detach_done(int fd, unsigned char status)
+{
+    if (fd < 0)
+        return;
+    ssize_t n = write(fd, &status, 1);
+    (void)n; /* the parent exits 1 on EOF anyway */
+    close(fd);
 }
 
 int main(int argc, char **argv)
@@ -229,6 +259,15 @@ int main(int argc, char **argv)
     }
     wdmux_log_set_context(cfg->node, cfg->emulated ? "emulated" : "device");
 
+    int ready_fd = -1;
+    if (!opt_foreground) {
+        ready_fd = mux_detach();
+        if (ready_fd < 0) {
+            wdmux_log(G_LOG_LEVEL_CRITICAL, 0, "detach: %s", g_strerror(-ready_fd));
+            return MUX_EXIT_FAILURE;
+        }
+    }
+
     /* From the device open on, a default-action signal would close the device
      * uncleanly; these three are handled through the loop's signalfd instead. */
     sigset_t mask;
@@ -246,8 +285,8 @@ int main(int argc, char **argv)
     }
 
     if (cfg->emulated) {
-        wdmux_log(G_LOG_LEVEL_WARNING, 0, "EMULATED WATCHDOG DEVICE '%s': no hardware watchdog in use",
-                  cfg->device);
+        wdmux_log(G_LOG_LEVEL_WARNING, 0,
+                  "EMULATED WATCHDOG DEVICE '%s': no hardware watchdog in use", cfg->device);
     } else if (wdmux_device_path_is_kernel(cfg->device) && access(cfg->device, F_OK) < 0 &&
                errno == ENOENT) {
         mux_load_module(cfg, getenv("WATCHDOG_MODULE") != NULL);
@@ -286,14 +325,7 @@ int main(int argc, char **argv)
         wdmux_device_close_clean(g_steal_pointer(&device)); /* nothing was armed */
         return MUX_EXIT_FAILURE;
     }
-    if (!opt_foreground) {
-        int r = mux_detach();
-        if (r < 0) {
-            wdmux_log(G_LOG_LEVEL_CRITICAL, 0, "fork: %s", g_strerror(-r));
-            wdmux_device_close_clean(g_steal_pointer(&device));
-            return MUX_EXIT_FAILURE;
-        }
-    }
+    mux_detach_done(ready_fd, EXIT_SUCCESS);
     mux_notify_ready();
 
     g_steal_pointer(&device); /* the server owns it from here */

@@ -15,13 +15,13 @@
 
 #include "fence/wdmux-defs.h"
 
-G_DEFINE_QUARK(wdmux-config-error-quark, wdmux_config_error)
+G_DEFINE_QUARK(wdmux - config - error - quark, wdmux_config_error)
 
 static const char *const config_keys[] = {
-    "WATCHDOG_MUX_DEVICE",         "WATCHDOG_MUX_EMULATED",     "WATCHDOG_MODULE",
+    "WATCHDOG_MUX_DEVICE",         "WATCHDOG_MUX_EMULATED",       "WATCHDOG_MODULE",
     "WATCHDOG_MUX_DEVICE_TIMEOUT", "WATCHDOG_MUX_CLIENT_TIMEOUT", "WATCHDOG_MUX_WARN_BEFORE",
-    "WATCHDOG_MUX_TICK_MS",        "WATCHDOG_MUX_SOCKET",       "WATCHDOG_MUX_MARKER",
-    "WATCHDOG_MUX_STATUS",         "WATCHDOG_MUX_MAX_CLIENTS",  "WATCHDOG_MUX_ALLOW_UIDS",
+    "WATCHDOG_MUX_TICK_MS",        "WATCHDOG_MUX_SOCKET",         "WATCHDOG_MUX_MARKER",
+    "WATCHDOG_MUX_STATUS",         "WATCHDOG_MUX_MAX_CLIENTS",    "WATCHDOG_MUX_ALLOW_UIDS",
     "WATCHDOG_MUX_NODE",           "WATCHDOG_MUX_JOURNAL_SYNC",
 };
 
@@ -140,16 +140,14 @@ static gboolean config_bool_parse(const char *text, bool *ret)
     return FALSE;
 }
 
-static gboolean config_invalid(GError **error, const char *key, const char *value,
-                               const char *why)
+static gboolean config_invalid(GError **error, const char *key, const char *value, const char *why)
 {
     g_set_error(error, WDMUX_CONFIG_ERROR, WDMUX_CONFIG_ERROR_INVALID, "%s: invalid value '%s': %s",
                 key, value, why);
     return FALSE;
 }
 
-static gboolean config_set_path(char **field, const char *key, const char *value,
-                                GError **error)
+static gboolean config_set_path(char **field, const char *key, const char *value, GError **error)
 {
     if (value[0] != '/')
         return config_invalid(error, key, value, "an absolute path is required");
@@ -191,8 +189,7 @@ static gboolean config_set_uids(wdmux_config *cfg, const char *key, const char *
     return TRUE;
 }
 
-gboolean wdmux_config_set(wdmux_config *cfg, const char *key, const char *value,
-                          GError **error)
+gboolean wdmux_config_set(wdmux_config *cfg, const char *key, const char *value, GError **error)
 {
     g_return_val_if_fail(cfg && key && value, FALSE);
 
@@ -235,9 +232,10 @@ gboolean wdmux_config_set(wdmux_config *cfg, const char *key, const char *value,
                config_invalid(error, key, value, "expected yes or no");
     if (strcmp(key, "WATCHDOG_MODULE") == 0) {
         /* Passed to modprobe as one argument: a module name, nothing else. */
-        if (!*value || value[0] == '-' || strspn(value, "abcdefghijklmnopqrstuvwxyz"
-                                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                        "0123456789_-") != strlen(value))
+        if (!*value || value[0] == '-' ||
+            strspn(value, "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789_-") != strlen(value))
             return config_invalid(error, key, value, "expected a kernel module name");
         g_free(cfg->module);
         cfg->module = g_strdup(value);
@@ -251,8 +249,7 @@ gboolean wdmux_config_set(wdmux_config *cfg, const char *key, const char *value,
         return TRUE;
     }
 
-    g_set_error(error, WDMUX_CONFIG_ERROR, WDMUX_CONFIG_ERROR_INVALID, "unknown setting '%s'",
-                key);
+    g_set_error(error, WDMUX_CONFIG_ERROR, WDMUX_CONFIG_ERROR_INVALID, "unknown setting '%s'", key);
     return FALSE;
 }
 
@@ -285,13 +282,13 @@ gboolean wdmux_config_load_env_file(wdmux_config *cfg, const char *path, GError 
 
         g_autofree char *value = g_shell_unquote(g_strchug(eq + 1), &local);
         if (!value) {
-            g_set_error(error, WDMUX_CONFIG_ERROR, WDMUX_CONFIG_ERROR_INVALID,
-                        "%s:%u: %s: %s", path, n + 1, key, local->message);
+            g_set_error(error, WDMUX_CONFIG_ERROR, WDMUX_CONFIG_ERROR_INVALID, "%s:%u: %s: %s",
+                        path, n + 1, key, local->message);
             return FALSE;
         }
         if (!wdmux_config_set(cfg, key, value, &local)) {
-            g_set_error(error, WDMUX_CONFIG_ERROR, WDMUX_CONFIG_ERROR_INVALID, "%s:%u: %s",
-                        path, n + 1, local->message);
+            g_set_error(error, WDMUX_CONFIG_ERROR, WDMUX_CONFIG_ERROR_INVALID, "%s:%u: %s", path,
+                        n + 1, local->message);
             return FALSE;
         }
     }

@@ -15,20 +15,20 @@
 #include <sys/types.h>
 
 typedef struct {
-    char *device;              /* WATCHDOG_MUX_DEVICE */
-    bool emulated;             /* WATCHDOG_MUX_EMULATED */
-    char *module;              /* WATCHDOG_MODULE */
-    gint64 device_timeout_ms;  /* WATCHDOG_MUX_DEVICE_TIMEOUT (seconds in the input) */
-    gint64 client_timeout_ms;  /* WATCHDOG_MUX_CLIENT_TIMEOUT (seconds in the input) */
-    gint64 warn_before_ms;     /* WATCHDOG_MUX_WARN_BEFORE (seconds in the input) */
-    gint64 tick_ms;            /* WATCHDOG_MUX_TICK_MS */
-    char *socket_path;         /* WATCHDOG_MUX_SOCKET */
-    char *marker_path;         /* WATCHDOG_MUX_MARKER */
-    char *status_path;         /* WATCHDOG_MUX_STATUS */
-    unsigned max_clients;      /* WATCHDOG_MUX_MAX_CLIENTS */
-    GArray *allow_uids;        /* of uid_t; WATCHDOG_MUX_ALLOW_UIDS */
-    char *node;                /* WATCHDOG_MUX_NODE */
-    bool journal_sync;         /* WATCHDOG_MUX_JOURNAL_SYNC */
+    char *device;             /* WATCHDOG_MUX_DEVICE */
+    bool emulated;            /* WATCHDOG_MUX_EMULATED */
+    char *module;             /* WATCHDOG_MODULE */
+    gint64 device_timeout_ms; /* WATCHDOG_MUX_DEVICE_TIMEOUT (seconds in the input) */
+    gint64 client_timeout_ms; /* WATCHDOG_MUX_CLIENT_TIMEOUT (seconds in the input) */
+    gint64 warn_before_ms;    /* WATCHDOG_MUX_WARN_BEFORE (seconds in the input) */
+    gint64 tick_ms;           /* WATCHDOG_MUX_TICK_MS */
+    char *socket_path;        /* WATCHDOG_MUX_SOCKET */
+    char *marker_path;        /* WATCHDOG_MUX_MARKER */
+    char *status_path;        /* WATCHDOG_MUX_STATUS */
+    unsigned max_clients;     /* WATCHDOG_MUX_MAX_CLIENTS */
+    GArray *allow_uids;       /* of uid_t; WATCHDOG_MUX_ALLOW_UIDS */
+    char *node;               /* WATCHDOG_MUX_NODE */
+    bool journal_sync;        /* WATCHDOG_MUX_JOURNAL_SYNC */
 
     /* Filled by wdmux_config_finish(). */
     gint64 effective_tick_ms;
@@ -55,8 +55,7 @@ bool wdmux_config_is_key(const char *key);
  * form.  Durations in seconds may be fractional ("0.5"); they are kept in milliseconds.
  * On a bad value returns FALSE with a message naming the key, and @cfg is unchanged.
  */
-gboolean wdmux_config_set(wdmux_config *cfg, const char *key, const char *value,
-                          GError **error);
+gboolean wdmux_config_set(wdmux_config *cfg, const char *key, const char *value, GError **error);
 
 /*
  * Read KEY=VALUE lines from the environment file at @path (shell quoting allowed,

@@ -32,7 +32,7 @@
 /* Sanity bounds for configured durations: one hour is far beyond any profile, and a
  * device below 150 ms cannot be fed at the 50 ms minimum tick with any slack.  Real
  * watchdog drivers take whole seconds (WDIOC_SETTIMEOUT). */
-#define WDMUX_DURATION_MAX_MS      3600000
+#define WDMUX_DURATION_MAX_MS       3600000
 #define WDMUX_DEVICE_TIMEOUT_MIN_MS 150
 
 /* Connection limit (fence.md 4.2; the reference had 100 table slots). */

@@ -21,7 +21,7 @@
 
 #include "fence/wdmux-defs.h"
 
-G_DEFINE_QUARK(wdmux-device-error-quark, wdmux_device_error)
+G_DEFINE_QUARK(wdmux - device - error - quark, wdmux_device_error)
 
 /* The legacy /dev/watchdog misc device (major 10, minor 130, WATCHDOG_MINOR). */
 #define DEVICE_MISC_MAJOR 10
@@ -89,8 +89,8 @@ static bool device_nowayout(int fd)
     if (major(st.st_rdev) == DEVICE_MISC_MAJOR && minor(st.st_rdev) == DEVICE_MISC_MINOR)
         path = g_strdup("/sys/class/watchdog/watchdog0/nowayout");
     else
-        path = g_strdup_printf("/sys/dev/char/%u:%u/nowayout", major(st.st_rdev),
-                               minor(st.st_rdev));
+        path =
+            g_strdup_printf("/sys/dev/char/%u:%u/nowayout", major(st.st_rdev), minor(st.st_rdev));
     g_autofree char *text = NULL;
     if (!g_file_get_contents(path, &text, NULL, NULL))
         return false;

@@ -23,13 +23,13 @@ typedef struct {
     int fd;
     char *path;
     bool emulated;
-    char *identity;          /* driver identity ("emulated watchdog" for a FIFO) */
+    char *identity; /* driver identity ("emulated watchdog" for a FIFO) */
     guint32 firmware_version;
-    bool magic_close;        /* the driver honours 'V' before close */
-    bool nowayout;           /* the watchdog core cannot stop this device at all */
-    bool timeout_settable;   /* FALSE: the driver keeps its own timeout */
-    gint64 timeout_ms;       /* effective timeout (read back from the driver) */
-    unsigned failures;       /* consecutive keepalive failures */
+    bool magic_close;      /* the driver honours 'V' before close */
+    bool nowayout;         /* the watchdog core cannot stop this device at all */
+    bool timeout_settable; /* FALSE: the driver keeps its own timeout */
+    gint64 timeout_ms;     /* effective timeout (read back from the driver) */
+    unsigned failures;     /* consecutive keepalive failures */
 } wdmux_device;
 
 #define WDMUX_DEVICE_ERROR (wdmux_device_error_quark())

@@ -49,5 +49,6 @@ void wdmux_log(GLogLevelFlags level, pid_t pid, const char *fmt, ...)
         {"WDMUX_BACKEND", log_backend, -1},
         {"WDMUX_CLIENT_PID", pidbuf, -1},
     };
-    g_log_structured_array(level, fields, pid > 0 ? G_N_ELEMENTS(fields) : G_N_ELEMENTS(fields) - 1);
+    g_log_structured_array(level, fields,
+                           pid > 0 ? G_N_ELEMENTS(fields) : G_N_ELEMENTS(fields) - 1);
 }

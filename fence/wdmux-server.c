@@ -119,7 +119,8 @@ static bool server_uid_allowed(const wdmux_server *s, uid_t uid)
 static void server_updates_disabled(wdmux_server *s, gint64 now_ms)
 {
     gint64 left = s->device->timeout_ms - (now_ms - s->last_keepalive_ms);
-    wdmux_log(G_LOG_LEVEL_CRITICAL, 0, "watchdog updates disabled - node will be reset in %" G_GINT64_FORMAT " ms",
+    wdmux_log(G_LOG_LEVEL_CRITICAL, 0,
+              "watchdog updates disabled - node will be reset in %" G_GINT64_FORMAT " ms",
               MAX(left, 0));
     server_journal_sync(s);
     s->status_dirty = true;
@@ -149,8 +150,7 @@ static void server_write_status(wdmux_server *s, gint64 now_ms)
     }
 
     g_autofree char *text = wdmux_status_render(st);
-    int r = atomic_file_write(s->cfg->status_path, text, strlen(text), 0644, (uid_t)-1,
-                              (gid_t)-1);
+    int r = atomic_file_write(s->cfg->status_path, text, strlen(text), 0644, (uid_t)-1, (gid_t)-1);
     if (r < 0 && !s->status_failed)
         wdmux_log(G_LOG_LEVEL_WARNING, 0, "failed to write status file '%s': %s, ignoring",
                   s->cfg->status_path, g_strerror(-r));
@@ -331,8 +331,9 @@ static void server_disconnect(wdmux_server *s, unsigned slot_index, bool error)
             server_updates_disabled(s, server_now_ms());
     }
     if (wdmux_table_used(s->table) == 0) {
-        wdmux_log(G_LOG_LEVEL_MESSAGE, 0, "all watchdog client connections to the multiplexer "
-                                          "closed");
+        wdmux_log(G_LOG_LEVEL_MESSAGE, 0,
+                  "all watchdog client connections to the multiplexer "
+                  "closed");
         server_marker_remove(s);
     }
     s->status_dirty = true;
@@ -360,8 +361,8 @@ static void server_client_read(wdmux_server *s, unsigned slot_index, int fd)
             continue;
         if (errno == EAGAIN)
             return;
-        wdmux_log(G_LOG_LEVEL_WARNING, slot->pid, "client (PID %d) read error: %s",
-                  (int)slot->pid, g_strerror(errno));
+        wdmux_log(G_LOG_LEVEL_WARNING, slot->pid, "client (PID %d) read error: %s", (int)slot->pid,
+                  g_strerror(errno));
         server_disconnect(s, slot_index, true);
         return;
     }
@@ -454,8 +455,8 @@ static gboolean server_fail(GError **error, const char *step)
     return FALSE;
 }
 
-gboolean wdmux_server_new(const wdmux_config *cfg, wdmux_device *device,
-                          wdmux_server **ret_server, GError **error)
+gboolean wdmux_server_new(const wdmux_config *cfg, wdmux_device *device, wdmux_server **ret_server,
+                          GError **error)
 {
     g_autoptr(wdmux_server) s = g_new0(wdmux_server, 1);
     s->cfg = cfg;

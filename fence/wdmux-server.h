@@ -29,8 +29,8 @@ typedef struct wdmux_server wdmux_server;
  * wdmux_server_run().  On failure returns FALSE with the reference step name in the
  * message ("socket bind: ...").
  */
-gboolean wdmux_server_new(const wdmux_config *cfg, wdmux_device *device,
-                          wdmux_server **ret_server, GError **error);
+gboolean wdmux_server_new(const wdmux_config *cfg, wdmux_device *device, wdmux_server **ret_server,
+                          GError **error);
 
 /*
  * Run until a terminate request, then take the exit path: a clean device stop when no

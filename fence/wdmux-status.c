@@ -13,7 +13,7 @@
 
 #include "fence/wdmux-defs.h"
 
-G_DEFINE_QUARK(wdmux-status-error-quark, wdmux_status_error)
+G_DEFINE_QUARK(wdmux - status - error - quark, wdmux_status_error)
 
 wdmux_status *wdmux_status_new(void)
 {
@@ -180,8 +180,7 @@ static gboolean status_parse_client(JsonNode *n, wdmux_status_client *ret, GErro
     return TRUE;
 }
 
-gboolean wdmux_status_parse(const char *text, gssize len, wdmux_status **ret_status,
-                            GError **error)
+gboolean wdmux_status_parse(const char *text, gssize len, wdmux_status **ret_status, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) local = NULL;
@@ -241,8 +240,8 @@ gboolean wdmux_status_read(const char *path, wdmux_status **ret_status, GError *
 
 gboolean wdmux_check_invariant(const wdmux_status *st, const wdmux_timing *t, GError **error)
 {
-    gint64 slack = t->lock_timeout_ms -
-                   (t->renew_bound_ms + st->client_timeout_ms + st->tick_ms + st->device_timeout_ms);
+    gint64 slack = t->lock_timeout_ms - (t->renew_bound_ms + st->client_timeout_ms + st->tick_ms +
+                                         st->device_timeout_ms);
 
     if (t->margin_ms > 0 && t->renew_bound_ms >= 0 && slack >= t->margin_ms)
         return TRUE;
@@ -251,8 +250,7 @@ gboolean wdmux_check_invariant(const wdmux_status *st, const wdmux_timing *t, GE
                 "watchdog timing invariant violated: lock timeout %" G_GINT64_FORMAT
                 " ms - (renewal bound %" G_GINT64_FORMAT " ms + client timeout %" G_GINT64_FORMAT
                 " ms + mux tick %" G_GINT64_FORMAT " ms + device timeout %" G_GINT64_FORMAT
-                " ms) = slack %" G_GINT64_FORMAT " ms, but the margin is %" G_GINT64_FORMAT
-                " ms%s",
+                " ms) = slack %" G_GINT64_FORMAT " ms, but the margin is %" G_GINT64_FORMAT " ms%s",
                 t->lock_timeout_ms, t->renew_bound_ms, st->client_timeout_ms, st->tick_ms,
                 st->device_timeout_ms, slack, t->margin_ms,
                 t->margin_ms > 0 ? "" : " (the margin must be positive)");

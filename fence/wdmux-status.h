@@ -23,7 +23,7 @@ typedef struct {
 } wdmux_status_client;
 
 typedef struct {
-    char *backend;  /* "device", "emulated", or "reference" for the built-in fallback */
+    char *backend; /* "device", "emulated", or "reference" for the built-in fallback */
     char *node;
     char *device;
     char *identity; /* driver identity; may be NULL */
@@ -31,9 +31,9 @@ typedef struct {
     gint64 device_timeout_ms; /* Dv: effective (as the driver reports it) */
     gint64 client_timeout_ms; /* W */
     gint64 warn_before_ms;
-    gint64 tick_ms;           /* K */
+    gint64 tick_ms; /* K */
     bool updates_enabled;
-    GArray *clients;          /* of wdmux_status_client, never NULL */
+    GArray *clients; /* of wdmux_status_client, never NULL */
 } wdmux_status;
 
 /* Timing profile terms the invariant needs, in milliseconds (ha.md 11.2 I-1). */

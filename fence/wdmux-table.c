@@ -45,8 +45,7 @@ void wdmux_table_free(wdmux_table *t)
     g_free(t);
 }
 
-int wdmux_table_add(wdmux_table *t, int fd, pid_t pid, uid_t uid, gint64 now_ms,
-                    unsigned *ret_slot)
+int wdmux_table_add(wdmux_table *t, int fd, pid_t pid, uid_t uid, gint64 now_ms, unsigned *ret_slot)
 {
     for (unsigned i = 0; i < t->capacity; i++) {
         wdmux_slot *s = &t->slots[i];
@@ -113,8 +112,8 @@ void wdmux_table_remove(wdmux_table *t, unsigned slot)
     t->used--;
 }
 
-static void table_event(GArray *events, wdmux_event_kind kind, unsigned slot,
-                        const wdmux_slot *s, gint64 age_ms)
+static void table_event(GArray *events, wdmux_event_kind kind, unsigned slot, const wdmux_slot *s,
+                        gint64 age_ms)
 {
     wdmux_event ev = {.kind = kind, .slot = slot, .pid = s->pid, .age_ms = age_ms};
     g_array_append_val(events, ev);

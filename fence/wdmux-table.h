@@ -31,8 +31,8 @@ typedef enum {
 
 typedef struct {
     wdmux_slot_state state;
-    int fd;         /* the caller's descriptor, stored for it; -1 once closed */
-    pid_t pid;      /* peer credentials at accept time (0 if unknown) */
+    int fd;    /* the caller's descriptor, stored for it; -1 once closed */
+    pid_t pid; /* peer credentials at accept time (0 if unknown) */
     uid_t uid;
     gint64 last_ms; /* monotonic time of accept or of the last byte */
     bool magic;     /* the last byte received was 'V' */

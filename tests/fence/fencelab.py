@@ -286,17 +286,20 @@ class Node:
             stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=clean_env(env))
         return popen, child_of_launcher(popen, f"nsenter ({argv[0]})")
 
-    def mux_argv(self, extra=(), emulated=True):
-        argv = [MUX, "--foreground", "--device", self.fifo, "--node", self.name,
+    def mux_argv(self, extra=(), emulated=True, foreground=True):
+        argv = [MUX, "--device", self.fifo, "--node", self.name,
                 "--socket", self.sock, "--marker", self.marker, "--status-file", self.status,
                 "--env-file", "/dev/null"] + self._mux_timing
         if emulated:
             argv.append("--emulated")
+        if foreground:
+            argv.append("--foreground")
         return argv + list(extra)
 
-    def start_mux(self, extra=(), env=None, emulated=True, log=None):
+    def start_mux(self, extra=(), env=None, emulated=True, log=None, foreground=True):
         out = open(log or self.mux_log, "ab")
-        popen, pid = self.inside(self.mux_argv(extra, emulated), env=env, stderr=out)
+        popen, pid = self.inside(self.mux_argv(extra, emulated, foreground), env=env,
+                                 stderr=out)
         out.close()
         p = Proc(popen, pid, f"watchdog-mux {self.name}")
         self.procs.append(p)
@@ -315,6 +318,21 @@ class Node:
         return c
 
     # -- observations ------------------------------------------------------------
+
+    def pids_inside(self, comm):
+        """Host pids of the node's processes named comm."""
+        ns = os.readlink(f"/proc/{self.init.pid}/ns/pid")
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if (read_text(f"/proc/{entry}/comm").strip() == comm
+                        and os.readlink(f"/proc/{entry}/ns/pid") == ns):
+                    found.append(int(entry))
+            except OSError:
+                continue
+        return found
 
     def wait_dead(self, timeout):
         """Monotonic time the node's init died, or None if it is alive after timeout."""
@@ -351,14 +369,16 @@ class Node:
 
     def close(self):
         # Kill the node first (everything inside dies with it), then the emulator.
-        for p in reversed(self.procs):
-            if p is not self.emu:
-                p.close()
-        if self.emu:
-            if self.emu.alive():
-                self.emu.signal(signal.SIGTERM)
-                if pidfd_wait(self.emu.pidfd, 5) is None:
-                    self.emu.signal(signal.SIGKILL)
-            self.emu.close()
-        self.procs = []
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            for p in reversed(self.procs):
+                if p is not self.emu:
+                    p.close()
+            if self.emu and not self.emu.closed:
+                if self.emu.alive():
+                    self.emu.signal(signal.SIGTERM)
+                    if pidfd_wait(self.emu.pidfd, 5) is None:
+                        self.emu.signal(signal.SIGKILL)
+                self.emu.close()
+        finally:
+            self.procs = []
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -199,6 +199,25 @@ def case_sighup_ignored(node):
     node.assert_alive_for(DV + 2 * K, "SIGHUP changes nothing")
 
 
+def case_daemonize(node):
+    # Without --foreground the launcher returns once the mux is set up; the detached
+    # daemon keeps serving and still stops the device cleanly on SIGTERM.
+    launcher = node.start_mux(foreground=False)
+    check(launcher.wait_exit(5) == 0, "the launching process did not exit 0")
+    wait_for(lambda: os.path.exists(node.status), 5, "the daemon's status file")
+    pids = wait_for(lambda: node.pids_inside("watchdog-mux"), 5, "the detached mux")
+    check(len(pids) == 1, f"expected one watchdog-mux in the node, found {pids}")
+    daemon = fencelab.Proc(subprocess.Popen(["true"]), pids[0], "detached watchdog-mux")
+    node.procs.append(daemon)
+    c = node.client(interval=100, duration=500, end="disarm")
+    check(c.finish(5) == 0, f"client of the detached mux failed: {c.lines}")
+    daemon.signal(signal.SIGTERM)
+    check(fencelab.pidfd_wait(daemon.pidfd, 5) is not None, "detached mux ignored SIGTERM")
+    check_in("clean exit", node.log_mux(), "mux log")
+    node.wait_log("emu", "magic close: watchdog stopped")
+    node.assert_alive_for(DV + 2 * K, "the detached mux stopped the device cleanly")
+
+
 def case_real_device_path_refused(node):
     # Without --emulated the FIFO gets the watchdog ioctls, which a FIFO refuses: the mux
     # must exit 1 and stop the device it opened with 'V'.
@@ -352,6 +371,9 @@ def case_config_errors(_node):
         check(r.returncode == 1 and f"{envfile}:2:" in r.stderr, f"bad env file: {r.stderr}")
         r = run(base + ["--emulated"])
         check(r.returncode == 1 and "watchdog open:" in r.stderr, f"missing FIFO: {r.stderr}")
+        # detached startup reports a failure through the launching process
+        r = run([a for a in base if a != "--foreground"] + ["--emulated"])
+        check(r.returncode == 1 and "watchdog open:" in r.stderr, f"detached: {r.stderr}")
         os.mkfifo(os.path.join(d, "none.fifo"))
         r = run(base + ["--emulated"])
         check(r.returncode == 1 and "no watchdog-emu is serving" in r.stderr,
@@ -400,6 +422,7 @@ CASES = {
     "sigterm-without-clients": (case_sigterm_without_clients, {}),
     "sigterm-with-clients": (case_sigterm_with_clients, {}),
     "sighup-ignored": (case_sighup_ignored, {}),
+    "daemonize": (case_daemonize, {"start_mux": False}),
     "real-device-path-refused": (case_real_device_path_refused, {"start_mux": False}),
     "wall-clock-step": (case_wall_clock_step, None),
     "emu-exec-action": (case_emu_exec_action, None),

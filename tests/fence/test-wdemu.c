@@ -30,9 +30,18 @@ END_TEST
 START_TEST(test_action_parse_errors)
 {
     static const char *const bad[] = {
-        "",           "log",          "kill-pidns:",  "kill-pidns:1", "kill-pidns:0",
-        "kill-pidns:-5", "kill-pidns:12x", "kill-pidns: 12", "exec:",  "exec:   ",
-        "reboot",     "LOG-ONLY",
+        "",
+        "log",
+        "kill-pidns:",
+        "kill-pidns:1",
+        "kill-pidns:0",
+        "kill-pidns:-5",
+        "kill-pidns:12x",
+        "kill-pidns: 12",
+        "exec:",
+        "exec:   ",
+        "reboot",
+        "LOG-ONLY",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;
@@ -151,9 +160,9 @@ Suite *test_suite(void)
     Suite *s = suite_create("wdemu");
     TCase *tc;
 
-#define ADD(name)                                                                            \
-    tc = tcase_create(#name);                                                                \
-    tcase_add_test(tc, name);                                                                \
+#define ADD(name)             \
+    tc = tcase_create(#name); \
+    tcase_add_test(tc, name); \
     suite_add_tcase(s, tc)
 
     ADD(test_action_parse);

@@ -232,9 +232,9 @@ Suite *test_suite(void)
     Suite *s = suite_create("wdmux-client");
     TCase *tc;
 
-#define ADD(name)                                                                            \
-    tc = tcase_create(#name);                                                                \
-    tcase_add_test(tc, name);                                                                \
+#define ADD(name)             \
+    tc = tcase_create(#name); \
+    tcase_add_test(tc, name); \
     suite_add_tcase(s, tc)
 
     ADD(test_open_no_mux);

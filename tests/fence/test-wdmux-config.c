@@ -53,19 +53,18 @@ START_TEST(test_seconds_parse)
         int ret;
         gint64 ms;
     } cases[] = {
-        {"10", 0, 10000},      {"0.5", 0, 500},       {"0.25", 0, 250},
-        {"2.", 0, 2000},       {".5", 0, 500},        {"1.2345", 0, 1235},
-        {"0.001", 0, 1},       {"3600", 0, 3600000},  {"0", -ERANGE, 0},
+        {"10", 0, 10000},       {"0.5", 0, 500},      {"0.25", 0, 250},
+        {"2.", 0, 2000},        {".5", 0, 500},       {"1.2345", 0, 1235},
+        {"0.001", 0, 1},        {"3600", 0, 3600000}, {"0", -ERANGE, 0},
         {"0.0004", -ERANGE, 0}, {"3601", -ERANGE, 0}, {"99999999999999999999", -ERANGE, 0},
-        {"", -EINVAL, 0},      {".", -EINVAL, 0},     {"-1", -EINVAL, 0},
-        {"1e3", -EINVAL, 0},   {"inf", -EINVAL, 0},   {"0x10", -EINVAL, 0},
-        {"1.2.3", -EINVAL, 0}, {" 1", -EINVAL, 0},    {"10s", -EINVAL, 0},
+        {"", -EINVAL, 0},       {".", -EINVAL, 0},    {"-1", -EINVAL, 0},
+        {"1e3", -EINVAL, 0},    {"inf", -EINVAL, 0},  {"0x10", -EINVAL, 0},
+        {"1.2.3", -EINVAL, 0},  {" 1", -EINVAL, 0},   {"10s", -EINVAL, 0},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         gint64 ms = -7;
         int r = wdmux_seconds_parse(cases[i].text, &ms);
-        ck_assert_msg(r == cases[i].ret, "'%s': got %d, want %d", cases[i].text, r,
-                      cases[i].ret);
+        ck_assert_msg(r == cases[i].ret, "'%s': got %d, want %d", cases[i].text, r, cases[i].ret);
         ck_assert_msg(ms == (r == 0 ? cases[i].ms : -7), "'%s': got %" G_GINT64_FORMAT " ms",
                       cases[i].text, ms);
     }
@@ -133,13 +132,20 @@ END_TEST
 START_TEST(test_bad_values_change_nothing)
 {
     static const char *const bad[][2] = {
-        {"WATCHDOG_MUX_CLIENT_TIMEOUT", "soon"},   {"WATCHDOG_MUX_DEVICE_TIMEOUT", "-1"},
-        {"WATCHDOG_MUX_TICK_MS", "0"},             {"WATCHDOG_MUX_TICK_MS", "1.5"},
-        {"WATCHDOG_MUX_MAX_CLIENTS", "0"},         {"WATCHDOG_MUX_MAX_CLIENTS", "70000"},
-        {"WATCHDOG_MUX_ALLOW_UIDS", "root"},       {"WATCHDOG_MUX_ALLOW_UIDS", "0,,1"},
-        {"WATCHDOG_MUX_EMULATED", "maybe"},        {"WATCHDOG_MODULE", "softdog; reboot"},
-        {"WATCHDOG_MODULE", "-v"},                 {"WATCHDOG_MUX_NODE", "a/b"},
-        {"WATCHDOG_MUX_SOCKET", "relative.sock"},  {"WATCHDOG_MUX_NO_SUCH_KEY", "1"},
+        {"WATCHDOG_MUX_CLIENT_TIMEOUT", "soon"},
+        {"WATCHDOG_MUX_DEVICE_TIMEOUT", "-1"},
+        {"WATCHDOG_MUX_TICK_MS", "0"},
+        {"WATCHDOG_MUX_TICK_MS", "1.5"},
+        {"WATCHDOG_MUX_MAX_CLIENTS", "0"},
+        {"WATCHDOG_MUX_MAX_CLIENTS", "70000"},
+        {"WATCHDOG_MUX_ALLOW_UIDS", "root"},
+        {"WATCHDOG_MUX_ALLOW_UIDS", "0,,1"},
+        {"WATCHDOG_MUX_EMULATED", "maybe"},
+        {"WATCHDOG_MODULE", "softdog; reboot"},
+        {"WATCHDOG_MODULE", "-v"},
+        {"WATCHDOG_MUX_NODE", "a/b"},
+        {"WATCHDOG_MUX_SOCKET", "relative.sock"},
+        {"WATCHDOG_MUX_NO_SUCH_KEY", "1"},
     };
     g_autoptr(wdmux_config) cfg = wdmux_config_new();
 
@@ -236,8 +242,7 @@ START_TEST(test_precedence)
                                        "WATCHDOG_MUX_TICK_MS=400\n");
     g_autoptr(wdmux_config) cfg = wdmux_config_new();
     g_autoptr(GError) error = NULL;
-    char *env[] = {"WATCHDOG_MUX_DEVICE_TIMEOUT=4", "WATCHDOG_MUX_TICK_MS=300", "HOME=/root",
-                   NULL};
+    char *env[] = {"WATCHDOG_MUX_DEVICE_TIMEOUT=4", "WATCHDOG_MUX_TICK_MS=300", "HOME=/root", NULL};
 
     ck_assert(wdmux_config_load_env_file(cfg, path, &error));
     ck_assert(wdmux_config_load_environ(cfg, env, &error));
@@ -269,9 +274,9 @@ Suite *test_suite(void)
     Suite *s = suite_create("wdmux-config");
     TCase *tc;
 
-#define ADD(name)                                                                            \
-    tc = tcase_create(#name);                                                                \
-    tcase_add_test(tc, name);                                                                \
+#define ADD(name)             \
+    tc = tcase_create(#name); \
+    tcase_add_test(tc, name); \
     suite_add_tcase(s, tc)
 
     ADD(test_defaults_are_reference);

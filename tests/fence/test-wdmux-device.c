@@ -206,8 +206,7 @@ START_TEST(test_real_open_of_fifo_fails_and_stops)
     ck_assert(!wdmux_device_open(f.fifo, false, 10000, &d, &error));
     ck_assert_ptr_null(d);
     ck_assert(g_error_matches(error, WDMUX_DEVICE_ERROR, WDMUX_DEVICE_ERROR_INFO));
-    ck_assert_msg(g_str_has_prefix(error->message, "read watchdog info: "), "%s",
-                  error->message);
+    ck_assert_msg(g_str_has_prefix(error->message, "read watchdog info: "), "%s", error->message);
     ck_assert_ptr_nonnull(strstr(error->message, "--emulated"));
     /* Refused after the open: magic close, as the reference does. */
     g_autoptr(GString) got = fifo_read(f.reader, &eof);
@@ -223,9 +222,9 @@ Suite *test_suite(void)
     Suite *s = suite_create("wdmux-device");
     TCase *tc;
 
-#define ADD(name)                                                                            \
-    tc = tcase_create(#name);                                                                \
-    tcase_add_test(tc, name);                                                                \
+#define ADD(name)             \
+    tc = tcase_create(#name); \
+    tcase_add_test(tc, name); \
     suite_add_tcase(s, tc)
 
     ADD(test_kernel_paths);

@@ -61,9 +61,8 @@ typedef struct {
     wdemu w;
 } emu;
 
-#define emu_log(level, ...)                                                                  \
-    g_log_structured(G_LOG_DOMAIN_EMU, level, "WDEMU_NODE", emu_node, "MESSAGE",       \
-                     __VA_ARGS__)
+#define emu_log(level, ...) \
+    g_log_structured(G_LOG_DOMAIN_EMU, level, "WDEMU_NODE", emu_node, "MESSAGE", __VA_ARGS__)
 
 static const char *emu_node = "";
 
@@ -76,8 +75,9 @@ static gint64 emu_now_ms(void)
 
 static void emu_stats(const emu *e)
 {
-    emu_log(G_LOG_LEVEL_MESSAGE, "keepalive statistics: %" G_GUINT64_FORMAT
-            " keepalives, max gap %" G_GINT64_FORMAT " ms, state %s",
+    emu_log(G_LOG_LEVEL_MESSAGE,
+            "keepalive statistics: %" G_GUINT64_FORMAT " keepalives, max gap %" G_GINT64_FORMAT
+            " ms, state %s",
             e->w.keepalives, e->w.max_gap_ms, wdemu_state_name(e->w.state));
 }
 
@@ -350,8 +350,7 @@ static char *opt_action;
 static char *opt_log;
 
 static GOptionEntry emu_entries[] = {
-    {"fifo", 0, 0, G_OPTION_ARG_FILENAME, &opt_fifo, "FIFO to create and serve (required)",
-     "PATH"},
+    {"fifo", 0, 0, G_OPTION_ARG_FILENAME, &opt_fifo, "FIFO to create and serve (required)", "PATH"},
     {"timeout", 0, 0, G_OPTION_ARG_STRING, &opt_timeout,
      "Watchdog timeout in seconds, may be fractional (required)", "SECONDS"},
     {"node", 0, 0, G_OPTION_ARG_STRING, &opt_node, "Lab node name (required)", "NAME"},
@@ -388,25 +387,33 @@ int main(int argc, char **argv)
         return EMU_EXIT_USAGE;
     }
 
-    emu e = {.fifo = opt_fifo, .node = opt_node, .action_spec = opt_action, .fifo_fd = -1,
-             .epfd = -1, .timer_fd = -1, .signal_fd = -1, .target_fd = -1};
+    emu e = {.fifo = opt_fifo,
+             .node = opt_node,
+             .action_spec = opt_action,
+             .fifo_fd = -1,
+             .epfd = -1,
+             .timer_fd = -1,
+             .signal_fd = -1,
+             .target_fd = -1};
     emu_node = opt_node;
     gint64 timeout_ms = 0;
     if (wdmux_seconds_parse(opt_timeout, &timeout_ms) < 0) {
-        fprintf(stderr, "watchdog-emu: invalid --timeout '%s': expected seconds (0.001 to "
-                        "3600)\n",
+        fprintf(stderr,
+                "watchdog-emu: invalid --timeout '%s': expected seconds (0.001 to "
+                "3600)\n",
                 opt_timeout);
         return EMU_EXIT_USAGE;
     }
-    if (!wdemu_action_parse(opt_action, &e.action, &error)) {
+    g_autoptr(wdemu_action) action = NULL;
+    if (!wdemu_action_parse(opt_action, &action, &error)) {
         fprintf(stderr, "watchdog-emu: %s\n", error->message);
         return EMU_EXIT_USAGE;
     }
+    e.action = action;
     if (opt_log) {
         int fd = open(opt_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
-            fprintf(stderr, "watchdog-emu: cannot open log '%s': %s\n", opt_log,
-                    g_strerror(errno));
+            fprintf(stderr, "watchdog-emu: cannot open log '%s': %s\n", opt_log, g_strerror(errno));
             return EMU_EXIT_FAILURE;
         }
         close(fd);
@@ -454,6 +461,5 @@ int main(int argc, char **argv)
             e.node, e.fifo, timeout_ms, e.action_spec);
     int status = emu_loop(&e);
     emu_remove_fifo(&e);
-    wdemu_action_free(e.action);
     return status;
 }

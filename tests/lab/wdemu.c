@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK(wdemu-error-quark, wdemu_error)
+G_DEFINE_QUARK(wdemu - error - quark, wdemu_error)
 
 void wdemu_action_free(wdemu_action *a)
 {
@@ -18,8 +18,7 @@ void wdemu_action_free(wdemu_action *a)
 
 static gboolean action_invalid(GError **error, const char *spec, const char *why)
 {
-    g_set_error(error, WDEMU_ERROR, WDEMU_ERROR_ACTION, "invalid fence action '%s': %s", spec,
-                why);
+    g_set_error(error, WDEMU_ERROR, WDEMU_ERROR_ACTION, "invalid fence action '%s': %s", spec, why);
     return FALSE;
 }
 

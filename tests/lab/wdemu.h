@@ -50,9 +50,9 @@ typedef enum {
 typedef struct {
     wdemu_state state;
     gint64 timeout_ms;
-    gint64 deadline_ms;  /* valid unless STOPPED */
+    gint64 deadline_ms; /* valid unless STOPPED */
     unsigned char last_byte;
-    bool got_byte;       /* the current writer sent at least one byte */
+    bool got_byte; /* the current writer sent at least one byte */
     /* statistics of continuous feeding (RUNNING only) */
     guint64 keepalives;
     gint64 last_keepalive_ms;
