@@ -474,7 +474,8 @@ class Lab:
             "build_dir": str(self._build_dir),
             "nodes": [f"n{i}" for i in range(1, n + 1)],
             "standalone": bool(standalone),
-            "pmxcfs": bool(pmxcfs),
+            "pmxcfs": (bool(pmxcfs) if pmxcfs is not None
+                       else os.environ.get("LAB_NO_PMXCFS", "") in ("", "0")),
             "pmxcfs_args": pmxcfs_args.split(),
             "watchdog": bool(watchdog),
             "ssh": bool(ssh or standalone),
@@ -500,14 +501,15 @@ class Lab:
         if not Path("/dev/fuse").exists() and opts["pmxcfs"]:
             raise LabError("/dev/fuse is missing (FUSE is needed for pmxcfs)")
 
-    def up(self, n=3, standalone=False, pmxcfs=True, watchdog=True, ssh=True, token=None,
+    def up(self, n=3, standalone=False, pmxcfs=None, watchdog=True, ssh=True, token=None,
            pmxcfs_args=None, wd_client_timeout=None, wd_device_timeout=None, timeout=60,
            keep_on_failure=False):
         """Start nodes n1..nN and wait until all are booted, mounted and quorate.
 
         Safe to repeat: a running lab with the same shape is only completed (stopped
         nodes are powered on); leftovers of a failed or different lab are removed
-        first.  On failure everything is torn down unless keep_on_failure."""
+        first.  On failure everything is torn down unless keep_on_failure.
+        pmxcfs=None means: start pmxcfs unless $LAB_NO_PMXCFS=1."""
         opts = self._options(n, standalone, pmxcfs, watchdog, ssh, token, pmxcfs_args,
                              wd_client_timeout, wd_device_timeout)
         self._check_host(opts)
@@ -1203,8 +1205,8 @@ def build_parser():
         prog="lab",
         description="Build and drive a real N-node cluster of namespaces on this machine "
                     "(see docs/lab.md).",
-        epilog="Environment: LAB_NAME, LAB_DIR, BUILD_DIR, LAB_PMXCFS_ARGS, LAB_TOKEN, "
-               "LAB_WD_CLIENT_TIMEOUT, LAB_WD_DEVICE_TIMEOUT.")
+        epilog="Environment: LAB_NAME, LAB_DIR, BUILD_DIR, LAB_PMXCFS_ARGS, LAB_NO_PMXCFS, "
+               "LAB_TOKEN, LAB_WD_CLIENT_TIMEOUT, LAB_WD_DEVICE_TIMEOUT.")
     p.add_argument("--name", help="lab name, prefix of its namespaces (default $LAB_NAME "
                                   f"or '{default_name()}')")
     p.add_argument("--dir", help="lab directory (default $LAB_DIR or /tmp/<name>)")
@@ -1266,7 +1268,8 @@ def main(argv=None):
         lab = Lab(args.name, args.dir, args.build_dir)
         if args.cmd == "up":
             t0 = time.monotonic()
-            st = lab.up(args.n, standalone=args.standalone, pmxcfs=not args.no_pmxcfs,
+            st = lab.up(args.n, standalone=args.standalone,
+                        pmxcfs=False if args.no_pmxcfs else None,
                         watchdog=not args.no_watchdog, ssh=not args.no_ssh,
                         token=args.token, pmxcfs_args=args.pmxcfs_args,
                         wd_client_timeout=args.wd_client_timeout,
