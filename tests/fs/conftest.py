@@ -1,0 +1,115 @@
+"""Fixtures for file-system tests on a real pmxcfs mount.
+
+Every test gets its own pmxcfs instance on temporary paths (mount point, database,
+runtime directory, pid file), started in daemon mode: the start command returns only
+once the file system is mounted, so no polling is needed.  Needs root and /dev/fuse.
+"""
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+BUILD = Path(os.environ.get("BUILD_ROOT", Path(__file__).resolve().parents[2] / "build"))
+PMXCFS = Path(os.environ.get("PMXCFS_BIN", BUILD / "pmxcfs" / "pmxcfs"))
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pmxcfs-reference"
+NODE = "testnode"
+
+
+def mounted(path):
+    with open("/proc/mounts") as f:
+        return any(line.split()[1] == str(path) for line in f)
+
+
+class Cfs:
+    """One pmxcfs instance on private paths."""
+
+    def __init__(self, base: Path, nodename=NODE):
+        self.base = base
+        self.mnt = base / "mnt"
+        self.dbdir = base / "db"
+        self.db = self.dbdir / "config.db"
+        self.rundir = base / "run"
+        self.pidfile = base / "pmxcfs.pid"
+        self.nodename = nodename
+        self.pid = None
+        self.mnt.mkdir(parents=True, exist_ok=True)
+
+    def args(self, extra=()):
+        return [str(PMXCFS), "--mountpoint", str(self.mnt), "--database", str(self.db),
+                "--rundir", str(self.rundir), "--pidfile", str(self.pidfile),
+                "--nodename", self.nodename, "--corosync-conf", str(self.base / "no-corosync.conf"),
+                *extra]
+
+    def start(self, extra=("-l",), check=True):
+        """Start in daemon mode; returns the CompletedProcess of the start command."""
+        p = subprocess.run(self.args(extra), capture_output=True, text=True, timeout=60)
+        if check:
+            assert p.returncode == 0, f"pmxcfs failed to start: {p.stderr}"
+            self.pid = int(self.pidfile.read_text())
+            assert mounted(self.mnt), "pmxcfs reported ready but nothing is mounted"
+        return p
+
+    def wait_exit(self, timeout=10.0):
+        """Wait until the daemon process is gone (pidfd: no polling)."""
+        try:
+            fd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            return True
+        try:
+            r, _, _ = select.select([fd], [], [], timeout)
+            return bool(r)
+        finally:
+            os.close(fd)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+        assert self.wait_exit(timeout), f"pmxcfs {self.pid} did not exit within {timeout}s"
+        self.pid = None
+        if mounted(self.mnt):
+            # a killed daemon leaves a dead FUSE mount behind
+            subprocess.run(["umount", "-l", str(self.mnt)], check=False)
+
+    def path(self, rel=""):
+        return os.path.join(self.mnt, rel)
+
+
+@pytest.fixture
+def cfs_factory():
+    # Not pytest's tmp_path: its parents are 0700, and permission tests need other users
+    # to reach the mount point.
+    base = Path(tempfile.mkdtemp(prefix="pmxcfs-fs-"))
+    base.chmod(0o755)
+    made = []
+
+    def make(sub="a", nodename=NODE):
+        c = Cfs(base / sub, nodename)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        try:
+            c.stop()
+        except AssertionError:
+            c.stop(signal.SIGKILL)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def cfs(cfs_factory):
+    """A started local-mode pmxcfs on a fresh database."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        pytest.skip("needs root and /dev/fuse")
+    c = cfs_factory()
+    c.start()
+    return c
