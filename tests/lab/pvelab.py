@@ -1127,8 +1127,10 @@ def node_init(lab_dir, node):
         return 1
     _init_log(f"node {node} up (host pid {host_pid})")
 
+    # Handlers, not SIG_IGN: ignored dispositions would be inherited by every daemon
+    # (libfuse, for one, then leaves SIGTERM ignored); handlers reset on exec.
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1):
-        signal.signal(sig, signal.SIG_IGN)
+        signal.signal(sig, lambda *_: None)
     rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wfd)
     signal.signal(signal.SIGCHLD, lambda *_: None)
