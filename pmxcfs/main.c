@@ -28,6 +28,7 @@
 #include "lib/atomic-file.h"
 #include "lib/log.h"
 #include "pmxcfs/cfs-fuse.h"
+#include "pmxcfs/cluster.h"
 #include "pmxcfs/memdb.h"
 #include "pmxcfs/ops.h"
 #include "pmxcfs/status.h"
@@ -275,7 +276,7 @@ static void write_restart_flag(gid_t gid, bool create)
 
 typedef struct daemon_ctx {
     cfs_status *status;
-    cfs_fuse *fuse;
+    cfs_cluster *cluster;
 } daemon_ctx;
 
 static void on_memdb_change(void *user_data, const memdb_change *change)
@@ -285,6 +286,8 @@ static void on_memdb_change(void *user_data, const memdb_change *change)
         cfs_status_bump_all(d->status);
     else
         cfs_status_path_changed(d->status, change->path);
+    /* in cluster mode changes arrive behind the kernel's back: drop its caches */
+    cfs_cluster_on_change(d->cluster, change);
 }
 
 /* Parent side of daemonisation: wait for the child's verdict. */
@@ -341,7 +344,7 @@ int main(int argc, char **argv)
 {
     if (!parse_args(&argc, &argv))
         return 255;
-    log_setup("pmxcfs", opt.foreground ? LOG_TARGET_STDERR : LOG_TARGET_AUTO, opt.debug);
+    log_setup("pmxcfs", opt.foreground ? LOG_TARGET_STDERR_SYSLOG : LOG_TARGET_AUTO, opt.debug);
 
     if (!opt.foreground) {
         int pfd[2];
@@ -413,9 +416,10 @@ int main(int argc, char **argv)
 
     memdb_attr a;
     bool cluster_mode = !opt.local && memdb_lookup_path(m, "corosync.conf", &a) == 0;
-    if (cluster_mode) {
-        startup_fail("the database holds a corosync.conf, but cluster mode is not available "
-                     "in this build; start with -l for local mode");
+    if (!address && cluster_mode) {
+        startup_fail("Unable to resolve node name '%s' to a non-loopback IP address - missing "
+                     "entry in '/etc/hosts' or DNS?",
+                     nodename);
         memdb_free(m);
         return 1;
     }
@@ -426,10 +430,23 @@ int main(int argc, char **argv)
     else
         log_info("resolved node name '%s' to '%s' for default node IP address", nodename,
                  address);
-    cfs_status_set_quorate(ctx.status, true);
-    log_info("local mode: forcing quorum");
 
-    cfs_ops *ops = cfs_ops_new(m, ctx.status, NULL);
+    if (cluster_mode) {
+        const char *vi = g_getenv("PMXCFS_VERIFY_INTERVAL");
+        cfs_cluster_config ccfg = {
+            .memdb = m,
+            .status = ctx.status,
+            .corosync_conf = opt.corosync_conf,
+            .verify_interval = vi ? (unsigned)atoi(vi) : 0,
+        };
+        ctx.cluster = cfs_cluster_new(&ccfg);
+        cfs_status_set_quorate(ctx.status, false);
+    } else {
+        cfs_status_set_quorate(ctx.status, true);
+        log_info("local mode: forcing quorum");
+    }
+
+    cfs_ops *ops = cfs_ops_new(m, ctx.status, ctx.cluster ? cfs_cluster_ops(ctx.cluster) : NULL);
     cfs_fuse_config fcfg = {
         .mountpoint = opt.mountpoint,
         .www_data_gid = www_gid,
@@ -437,13 +454,18 @@ int main(int argc, char **argv)
         .status = ctx.status,
         .ops = ops,
     };
-    ctx.fuse = cfs_fuse_new(&fcfg, &err);
-    if (!ctx.fuse) {
+    cfs_fuse *fuse = cfs_fuse_new(&fcfg, &err);
+    if (!fuse) {
         startup_fail("%s", err->message);
         cfs_ops_free(ops);
+        cfs_cluster_free(ctx.cluster);
         cfs_status_free(ctx.status);
         memdb_free(m);
         return 1;
+    }
+    if (ctx.cluster) {
+        cfs_cluster_set_fuse(ctx.cluster, fuse);
+        cfs_cluster_start(ctx.cluster);
     }
 
     struct sigaction sa = {.sa_handler = SIG_IGN};
@@ -458,10 +480,15 @@ int main(int argc, char **argv)
     log_info("mounted '%s' (node '%s', database '%s')", opt.mountpoint, nodename, opt.database);
     report_ready();
 
-    int status = cfs_fuse_run(ctx.fuse);
+    int status = cfs_fuse_run(fuse);
 
     write_restart_flag(www_gid, true);
-    cfs_fuse_free(ctx.fuse);
+    cfs_fuse_free(fuse);
+    if (ctx.cluster) {
+        cfs_cluster_stop(ctx.cluster);
+        cfs_cluster_free(ctx.cluster);
+        ctx.cluster = NULL;
+    }
     cfs_ops_free(ops);
     memdb_free(m);
     cfs_status_free(ctx.status);

@@ -1679,12 +1679,23 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
                 g_ptr_array_add(removed, old);
         }
         stats.removed = removed->len;
-        /* A replaced entry whose local version is not older than the leader's was a
-         * divergent local change (the same inode number was used on both sides). */
+        /* A replaced entry whose local version is not older than the leader's, and whose
+         * name, place or content differ, was a divergent local change (the same inode
+         * number was used on both sides).  Equal content with another mtime (two nodes
+         * importing the same corosync.conf) is not a loss. */
         for (guint i = 0; i < updates->len && !stats.local_changes_lost; i++) {
             memdb_update *u = g_ptr_array_index(updates, i);
             memdb_entry *old = memdb_get(m, u->attr.inode);
-            if (old && u->attr.inode != 0 && old->version >= u->attr.version)
+            if (!old || u->attr.inode == 0 || old->version < u->attr.version)
+                continue;
+            gsize ulen = u->data ? g_bytes_get_size(u->data) : 0;
+            bool same = old->type == u->attr.type && old->parent == u->attr.parent &&
+                        strcmp(old->name, u->name ? u->name : "") == 0 &&
+                        (old->type == CFS_TYPE_DIR ||
+                         (old->size == ulen &&
+                          (ulen == 0 || memcmp(old->data, g_bytes_get_data(u->data, NULL),
+                                               ulen) == 0)));
+            if (!same)
                 stats.local_changes_lost = true;
         }
     }
