@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "quorum/authkey.h"
 #include "quorum/cs-membership.h"
@@ -65,7 +66,7 @@ static bool conf_change(pvecm_env *env, conf_change_fn fn, conf_change_fn undo, 
     g_autoptr(GArray) nodes = cluster_conf_nodes(root);
     bool cluster_lock = nodes->len > 1;
     if (cluster_lock) {
-        if (!pvecm_lock_cluster(env, PVECM_CONF_LOCK, error))
+        if (!pvecm_lock_cluster(env, PVECM_CONF_LOCK, PVECM_LOCK_TIMEOUT_S, NULL, error))
             return false;
         /* another node may have changed the file while we waited for the lock */
         corosync_conf_item_free(root);
@@ -236,7 +237,7 @@ static bool addnode_undo(pvecm_env *env, corosync_conf_item *root, void *data, G
     return true;
 }
 
-static void print_addnode_json(const pvecm_env *env, uint32_t nodeid)
+static void print_addnode_json(const pvecm_env *env, uint32_t nodeid, const char *join_lock)
 {
     g_autofree char *conf_path = pvecm_pve_path(env, "corosync.conf");
     g_autofree char *key_path = pvecm_corosync_path(env, "authkey");
@@ -258,6 +259,8 @@ static void print_addnode_json(const pvecm_env *env, uint32_t nodeid)
     json_builder_add_string_value(b, conf);
     json_builder_set_member_name(b, "corosync_authkey_base64");
     json_builder_add_string_value(b, key64);
+    json_builder_set_member_name(b, "join_lock");
+    json_builder_add_string_value(b, join_lock);
     json_builder_set_member_name(b, "warnings");
     json_builder_begin_array(b);
     json_builder_end_array(b);
@@ -265,6 +268,74 @@ static void print_addnode_json(const pvecm_env *env, uint32_t nodeid)
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     g_autofree char *text = json_to_string(root, FALSE);
     printf("%s\n", text);
+}
+
+/* Whether an older join lock than ours (@ino) exists; sends unlock requests to them. */
+static bool join_lock_older_exists(const pvecm_env *env, const char *ours, ino_t ino)
+{
+    g_autofree char *lockdir = pvecm_pve_path(env, "priv/lock");
+    g_autoptr(GDir) d = g_dir_open(lockdir, 0, NULL);
+    const char *name;
+    bool older = false;
+    while (d && (name = g_dir_read_name(d))) {
+        if (!g_str_has_prefix(name, PVECM_JOIN_LOCK_PREFIX) || strcmp(name, ours) == 0)
+            continue;
+        g_autofree char *p = g_build_filename(lockdir, name, NULL);
+        struct stat st;
+        if (stat(p, &st) < 0 || st.st_ino > ino)
+            continue;
+        older = true;
+        struct utimbuf zero = {0, 0};
+        (void)utime(p, &zero); /* frees it if its join died more than 120 s ago */
+    }
+    return older;
+}
+
+/*
+ * Take the join lock @name: ours exists (mkdir, or left by an earlier attempt of the
+ * same node) and no older join lock exists.  Waits up to PVECM_JOIN_LOCK_TIMEOUT_S.
+ */
+static bool join_lock_acquire(const pvecm_env *env, const char *name, GError **error)
+{
+    g_autofree char *lockdir = pvecm_pve_path(env, "priv/lock");
+    g_autofree char *path = g_build_filename(lockdir, name, NULL);
+    int64_t deadline = g_get_monotonic_time() + PVECM_JOIN_LOCK_TIMEOUT_S * G_USEC_PER_SEC;
+    bool told = false;
+    for (;;) {
+        bool created = false;
+        int e = 0;
+        if (mkdir(lockdir, 0700) < 0 && errno != EEXIST)
+            e = errno;
+        else if (mkdir(path, 0700) == 0)
+            created = true;
+        else if (errno != EEXIST)
+            e = errno;
+        struct stat st;
+        if (!e && stat(path, &st) < 0)
+            e = errno;
+        if (!e && !join_lock_older_exists(env, name, st.st_ino))
+            return true;
+        if (e && e != EACCES) {
+            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+                        "can't acquire cluster lock '%s': %s", name, g_strerror(e));
+            return false;
+        }
+        if (created)
+            rmdir(path); /* let the older join go first; queue again behind it */
+        if (g_get_monotonic_time() >= deadline) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                        "can't acquire cluster lock '%s': %s", name,
+                        e == EACCES ? "no quorum!"
+                                    : "another join did not finish (got lock request timeout)");
+            return false;
+        }
+        if (!told) {
+            fprintf(stderr, "waiting for %s (at most %d s)...\n",
+                    e == EACCES ? "quorum" : "another join to finish", PVECM_JOIN_LOCK_TIMEOUT_S);
+            told = true;
+        }
+        g_usleep(500 * 1000);
+    }
 }
 
 int pvecm_addnode_run(pvecm_env *env, const char *node, const pvecm_node_opts *o)
@@ -306,20 +377,30 @@ int pvecm_addnode_run(pvecm_env *env, const char *node, const pvecm_node_opts *o
             return 1;
         }
     }
+    /* one join at a time, cluster-wide (see PVECM_JOIN_LOCK_PREFIX) */
+    g_autofree char *join_lock = g_strconcat(PVECM_JOIN_LOCK_PREFIX, node, NULL);
+    if (!join_lock_acquire(env, join_lock, &err)) {
+        fprintf(stderr, "%s\n", err->message);
+        return 1;
+    }
     addnode_ctx c = {.node = node,
                      .o = &eff,
                      .created_dirs = g_ptr_array_new_with_free_func(g_free)};
     bool ok = conf_change(env, addnode_change, addnode_undo, &c, &err);
     g_ptr_array_unref(c.created_dirs);
     if (!ok) {
+        pvecm_lock_cluster_release(env, join_lock);
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }
     pvecm_cluster_log("notice", "adding node %s to cluster", node);
-    if (o->json)
-        print_addnode_json(env, c.nodeid);
-    else
+    if (o->json) {
+        /* the joining node releases the join lock once it is in the cluster */
+        print_addnode_json(env, c.nodeid, join_lock);
+    } else {
+        pvecm_lock_cluster_release(env, join_lock);
         printf("added node '%s' with nodeid %u to the cluster\n", node, c.nodeid);
+    }
     return 0;
 }
 
@@ -370,6 +451,12 @@ int pvecm_delnode_run(pvecm_env *env, const char *node)
         return 1;
     }
     pvecm_cluster_log("notice", "removed node %s from cluster", c.name);
+    /* a join of that node that never finished leaves its join lock behind */
+    g_autofree char *join_lock = g_strconcat(PVECM_JOIN_LOCK_PREFIX, c.name, NULL);
+    g_autofree char *lock_rel = g_build_filename("priv/lock", join_lock, NULL);
+    g_autofree char *lock_path = pvecm_pve_path(env, lock_rel);
+    if (rmdir(lock_path) == 0)
+        printf("removed the unfinished join lock of node '%s'\n", c.name);
     /* If the deleted node still runs corosync, it is told to shut down: it would
        otherwise stay in the membership with the old configuration. */
     g_autoptr(cs_membership) m = NULL;

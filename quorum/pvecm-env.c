@@ -224,33 +224,40 @@ void pvecm_lock_local_release(pvecm_env *env)
     }
 }
 
-bool pvecm_lock_cluster(const pvecm_env *env, const char *name, GError **error)
+bool pvecm_lock_cluster(const pvecm_env *env, const char *name, int timeout_s, bool *ret_waited,
+                        GError **error)
 {
     g_autofree char *lockdir = pvecm_pve_path(env, "priv/lock");
     g_autofree char *path = g_build_filename(lockdir, name, NULL);
+    if (ret_waited)
+        *ret_waited = false;
     if (mkdir(lockdir, 0700) < 0 && errno != EEXIST) {
         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "can't create lock directory '%s': %s", lockdir, g_strerror(errno));
+                    "can't create lock directory '%s': %s%s", lockdir, g_strerror(errno),
+                    errno == EACCES ? " (no quorum?)" : "");
         return false;
     }
-    int64_t deadline = g_get_monotonic_time() + PVECM_LOCK_TIMEOUT_S * G_USEC_PER_SEC;
+    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_s * G_USEC_PER_SEC;
     for (;;) {
         if (mkdir(path, 0700) == 0)
             return true;
         int e = errno;
-        if (e != EEXIST) {
+        if (e != EEXIST && e != EACCES) {
             g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
-                        "can't acquire cluster lock '%s': %s%s", name, g_strerror(e),
-                        e == EACCES ? " (no quorum?)" : "");
+                        "can't acquire cluster lock '%s': %s", name, g_strerror(e));
             return false;
         }
+        if (ret_waited)
+            *ret_waited = true;
         /* An unlock request: pmxcfs removes the lock if its holder let it expire. */
         struct utimbuf zero = {0, 0};
-        (void)utime(path, &zero);
+        if (e == EEXIST)
+            (void)utime(path, &zero);
         int64_t left = deadline - g_get_monotonic_time();
         if (left <= 0) {
             g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                        "can't acquire cluster lock '%s': got lock request timeout", name);
+                        "can't acquire cluster lock '%s': %s", name,
+                        e == EACCES ? "no quorum!" : "got lock request timeout");
             return false;
         }
         /* min(remaining seconds, 10) x 100 ms, like the Perl client */

@@ -23,6 +23,17 @@
 #define PVECM_LOCK_TIMEOUT_S 10
 /* Name of the cluster lock that protects corosync.conf (pmxcfs spec §7). */
 #define PVECM_CONF_LOCK "file-corosync_conf"
+/*
+ * Cluster lock "pvecm-join-<node>", held from `pvecm addnode --output-format json` until
+ * the joining node is in the cluster (it removes the lock through its own /etc/pve), so
+ * that joins run one after the other: a node that starts corosync with a node list that
+ * lacks another joining node would make the membership fail for everybody.  Of several
+ * such locks the oldest (lowest inode, i.e. first in pmxcfs's total order) wins.  A join
+ * that dies leaves its lock to `pvecm delnode <node>` or to pmxcfs's lock expiry (120 s).
+ */
+#define PVECM_JOIN_LOCK_PREFIX "pvecm-join-"
+/* How long addnode waits for a running join: longer than the lock expiry of 120 s. */
+#define PVECM_JOIN_LOCK_TIMEOUT_S 150
 
 typedef struct pvecm_env {
     char *pve_dir;      /* /etc/pve ($PVECM_PVE_DIR) */
@@ -75,9 +86,12 @@ void pvecm_lock_local_release(pvecm_env *env);
 
 /*
  * Take the cluster lock <pve_dir>/priv/lock/@name like the PVE tools: mkdir, and on
- * EEXIST an unlock request (utime 0) and a retry, for up to PVECM_LOCK_TIMEOUT_S.
+ * EEXIST an unlock request (utime 0, which frees an expired lock) and a retry, for up to
+ * @timeout_s seconds; EACCES (no quorum) is retried too.  @ret_waited (may be NULL)
+ * tells whether the first attempt failed.
  */
-bool pvecm_lock_cluster(const pvecm_env *env, const char *name, GError **error);
+bool pvecm_lock_cluster(const pvecm_env *env, const char *name, int timeout_s, bool *ret_waited,
+                        GError **error);
 void pvecm_lock_cluster_release(const pvecm_env *env, const char *name);
 
 /*

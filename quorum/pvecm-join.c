@@ -595,6 +595,7 @@ static void ensure_current_config(const pvecm_env *env)
 
 typedef struct join_reply {
     uint32_t nodeid;
+    char *join_lock; /* cluster lock to release once joined, or NULL */
     char *conf;
     guchar *authkey;
     gsize authkey_len;
@@ -603,6 +604,7 @@ typedef struct join_reply {
 static void join_reply_clear(join_reply *r)
 {
     g_free(r->conf);
+    g_free(r->join_lock);
     if (r->authkey)
         memset(r->authkey, 0, r->authkey_len);
     g_free(r->authkey);
@@ -653,7 +655,15 @@ static bool parse_reply(const char *node, const char *text, join_reply *ret, GEr
                     "the member sent an empty authentication key");
         return false;
     }
+    const char *lock = json_object_get_string_member_with_default(o, "join_lock", NULL);
+    if (lock && (!*lock || strchr(lock, '/') || lock[0] == '.')) {
+        g_free(k);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    "the member sent an invalid lock name '%s'", lock);
+        return false;
+    }
     ret->nodeid = (uint32_t)nodeid;
+    ret->join_lock = g_strdup(lock);
     ret->conf = g_strdup(conf);
     ret->authkey = k;
     ret->authkey_len = keylen;
@@ -734,6 +744,8 @@ static bool join_switch(pvecm_env *env, join_state *s, const join_reply *reply)
         goto fail;
     }
     ensure_current_config(env);
+    if (reply->join_lock)
+        pvecm_lock_cluster_release(env, reply->join_lock);
     return true;
 fail:
     fprintf(stderr, "join failed: %s\n", err ? err->message : "unknown error");
@@ -842,6 +854,8 @@ int pvecm_add_run(pvecm_env *env, const char *member, const pvecm_node_opts *o)
         state_remove(env);
         goto out;
     }
+    if (errout && *g_strstrip(errout))
+        fprintf(stderr, "%s: %s\n", member, errout); /* e.g. it waited for another join */
     if (!parse_reply(s.node, out, &reply, &err)) {
         fprintf(stderr, "%s\n", err->message);
         s.phase = PHASE_ADDED;
@@ -855,8 +869,8 @@ int pvecm_add_run(pvecm_env *env, const char *member, const pvecm_node_opts *o)
         join_rollback(env, &s, true);
         goto out;
     }
-    test_kill_point("addnode");
     printf("node '%s' added with nodeid %u, switching to cluster mode\n", s.node, reply.nodeid);
+    test_kill_point("addnode");
     if (!join_switch(env, &s, &reply)) {
         if (!join_rollback(env, &s, true))
             fprintf(stderr, "the roll-back did not complete; fix the cause above and run any "
