@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-G_DEFINE_QUARK(cluster-conf-error-quark, cluster_conf_error)
+G_DEFINE_QUARK(cluster_conf_error_quark, cluster_conf_error)
 
 /* Parse a decimal number in [min, max]; false if @s is not exactly that. */
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
@@ -399,8 +399,8 @@ bool cluster_conf_node_add(corosync_conf_item *root, const char *name, uint32_t 
         for (unsigned l = 0; l < CLUSTER_CONF_MAX_LINKS; l++) {
             if (links[l].address && node_has_addr(n, links[l].address)) {
                 g_set_error(error, CLUSTER_CONF_ERROR, CLUSTER_CONF_ERROR_EXISTS,
-                            "corosync: address '%s' already used by node '%s'",
-                            links[l].address, n->name ? n->name : "?");
+                            "corosync: address '%s' already used by node '%s'", links[l].address,
+                            n->name ? n->name : "?");
                 return false;
             }
         }

@@ -42,9 +42,9 @@ typedef struct cluster_conf_link {
 
 /* A node of the node list; strings are borrowed from the tree. */
 typedef struct cluster_conf_node {
-    const char *name; /* name, or ring0_addr when the entry has no name */
-    uint32_t nodeid;  /* 0 when missing or invalid */
-    uint32_t votes;   /* quorum_votes, default 1 */
+    const char *name;                         /* name, or ring0_addr when the entry has no name */
+    uint32_t nodeid;                          /* 0 when missing or invalid */
+    uint32_t votes;                           /* quorum_votes, default 1 */
     const char *addr[CLUSTER_CONF_MAX_LINKS]; /* ringN_addr or NULL */
     corosync_conf_item *section;
 } cluster_conf_node;

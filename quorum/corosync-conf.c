@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-G_DEFINE_QUARK(corosync-conf-error-quark, corosync_conf_error)
+G_DEFINE_QUARK(corosync_conf_error_quark, corosync_conf_error)
 
 static void item_free_cb(gpointer p)
 {
@@ -133,8 +133,7 @@ corosync_conf_item *corosync_conf_parse(const char *text, size_t len, GError **e
         char *colon = strchr(line, ':');
         if (!colon) {
             g_set_error(error, COROSYNC_CONF_ERROR, COROSYNC_CONF_ERROR_SYNTAX,
-                        "line %u: expected 'key: value', 'name {' or '}', got '%s'", lineno,
-                        line);
+                        "line %u: expected 'key: value', 'name {' or '}', got '%s'", lineno, line);
             return NULL;
         }
         *colon = '\0';
@@ -142,14 +141,12 @@ corosync_conf_item *corosync_conf_parse(const char *text, size_t len, GError **e
         char *value = g_strstrip(colon + 1);
         if (!name_valid(key)) {
             g_set_error(error, COROSYNC_CONF_ERROR, COROSYNC_CONF_ERROR_SYNTAX,
-                        *key ? "line %u: invalid key '%s'" : "line %u: empty key%s", lineno,
-                        key);
+                        *key ? "line %u: invalid key '%s'" : "line %u: empty key%s", lineno, key);
             return NULL;
         }
         if (strchr(value, '{') || strchr(value, '}')) {
             g_set_error(error, COROSYNC_CONF_ERROR, COROSYNC_CONF_ERROR_SYNTAX,
-                        "line %u: braces in the value of '%s' (one item per line)", lineno,
-                        key);
+                        "line %u: braces in the value of '%s' (one item per line)", lineno, key);
             return NULL;
         }
         corosync_conf_item *kv = item_new(key, value, false);

@@ -35,9 +35,9 @@ typedef enum {
 
 typedef struct corosync_conf_item corosync_conf_item;
 struct corosync_conf_item {
-    char *key;          /* item key or section name ("" for the root) */
-    char *value;        /* NULL for a section */
-    GPtrArray *items;   /* children of a section (of corosync_conf_item *), NULL for a key */
+    char *key;           /* item key or section name ("" for the root) */
+    char *value;         /* NULL for a section */
+    GPtrArray *items;    /* children of a section (of corosync_conf_item *), NULL for a key */
     GPtrArray *comments; /* comment lines before the item ("# text"), or NULL */
     GPtrArray *tail;     /* comments before the closing brace of a section, or NULL */
     unsigned line;       /* source line (0 for items created in memory) */

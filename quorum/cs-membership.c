@@ -156,14 +156,13 @@ int cs_membership_query(cs_membership **ret_snapshot)
     m->members = g_array_new(FALSE, TRUE, sizeof(cs_member));
     g_array_set_clear_func(m->members, member_clear);
 
-    if ((r = cs_errno(votequorum_trackstart(vq, (uint64_t)(uintptr_t)&st, CS_TRACK_CURRENT))) <
-            0 ||
+    if ((r = cs_errno(votequorum_trackstart(vq, (uint64_t)(uintptr_t)&st, CS_TRACK_CURRENT))) < 0 ||
         (r = wait_nodelist(vq, &st)) < 0)
         goto out;
     votequorum_trackstop(vq);
 
-    if ((r = cs_errno(cmap_get_uint32(cmap, "runtime.votequorum.this_node_id",
-                                      &m->local_nodeid))) < 0)
+    if ((r = cs_errno(cmap_get_uint32(cmap, "runtime.votequorum.this_node_id", &m->local_nodeid))) <
+        0)
         goto out;
     struct votequorum_info info;
     memset(&info, 0, sizeof(info));

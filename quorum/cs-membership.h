@@ -35,7 +35,7 @@ typedef struct cs_membership {
     uint32_t highest_expected;
     uint32_t total_votes;
     uint32_t quorum;
-    uint32_t flags; /* VOTEQUORUM_INFO_* */
+    uint32_t flags;  /* VOTEQUORUM_INFO_* */
     GArray *members; /* of cs_member, sorted by node id */
 } cs_membership;
 

@@ -157,9 +157,8 @@ int pvecm_create_run(pvecm_env *env, const char *clustername, const pvecm_node_o
         create_undo(env, false, created_authkey);
         return 1;
     }
-    g_autoptr(corosync_conf_item) conf =
-        cluster_conf_new(clustername, env->nodename, o->nodeid ? o->nodeid : 1,
-                         o->votes ? o->votes : 1, links);
+    g_autoptr(corosync_conf_item) conf = cluster_conf_new(
+        clustername, env->nodename, o->nodeid ? o->nodeid : 1, o->votes ? o->votes : 1, links);
     printf("Writing corosync config to %s\n", pve_conf);
     if (!pvecm_conf_write(env, conf, &err)) {
         fprintf(stderr, "%s\n", err->message);
@@ -188,8 +187,9 @@ int pvecm_create_run(pvecm_env *env, const char *clustername, const pvecm_node_o
         return 1;
     }
     if (!pvecm_wait_pve_quorate(env, PVECM_CREATE_QUORUM_WAIT_S)) {
-        fprintf(stderr, "the new cluster did not become quorate within %d s; see "
-                        "'pvecm status' and the corosync log\n",
+        fprintf(stderr,
+                "the new cluster did not become quorate within %d s; see "
+                "'pvecm status' and the corosync log\n",
                 PVECM_CREATE_QUORUM_WAIT_S);
         return 1;
     }
@@ -208,8 +208,8 @@ typedef struct addnode_ctx {
 static bool addnode_change(pvecm_env *env, corosync_conf_item *root, void *data, GError **error)
 {
     addnode_ctx *c = data;
-    if (!cluster_conf_node_add(root, c->node, c->o->nodeid, c->o->votes, c->o->links,
-                               c->o->force, &c->nodeid, error))
+    if (!cluster_conf_node_add(root, c->node, c->o->nodeid, c->o->votes, c->o->links, c->o->force,
+                               &c->nodeid, error))
         return false;
     /* the node directories must exist before the new node syncs */
     static const char *const sub[] = {"", "/priv", "/lxc", "/qemu-server", "/openvz"};
@@ -383,9 +383,8 @@ int pvecm_addnode_run(pvecm_env *env, const char *node, const pvecm_node_opts *o
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }
-    addnode_ctx c = {.node = node,
-                     .o = &eff,
-                     .created_dirs = g_ptr_array_new_with_free_func(g_free)};
+    addnode_ctx c = {
+        .node = node, .o = &eff, .created_dirs = g_ptr_array_new_with_free_func(g_free)};
     bool ok = conf_change(env, addnode_change, addnode_undo, &c, &err);
     g_ptr_array_unref(c.created_dirs);
     if (!ok) {

@@ -26,8 +26,8 @@
 /* Options shared by create, add and addnode. */
 typedef struct pvecm_node_opts {
     cluster_conf_link links[CLUSTER_CONF_MAX_LINKS]; /* --link0 .. --link7 */
-    uint32_t nodeid;                                /* 0: not given */
-    uint32_t votes;                                 /* 0: not given */
+    uint32_t nodeid;                                 /* 0: not given */
+    uint32_t votes;                                  /* 0: not given */
     bool force;
     bool json; /* addnode --output-format json */
 } pvecm_node_opts;

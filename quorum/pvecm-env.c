@@ -104,13 +104,12 @@ int pvecm_run(const char *const *argv, const char *input, char **ret_stdout, cha
     }
     g_autofree char *out = NULL, *errout = NULL;
     if (!g_subprocess_communicate_utf8(p, input, NULL, &out, &errout, &err)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "'%s' failed: %s", argv[0],
-                    err->message);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "'%s' failed: %s", argv[0], err->message);
         return -1;
     }
     if (!g_subprocess_get_if_exited(p)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "'%s' was killed by signal %d",
-                    argv[0], g_subprocess_get_term_sig(p));
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "'%s' was killed by signal %d", argv[0],
+                    g_subprocess_get_term_sig(p));
         return -1;
     }
     if (ret_stdout)
@@ -198,8 +197,8 @@ bool pvecm_lock_local(pvecm_env *env, int timeout_s, GError **error)
     int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_s * G_USEC_PER_SEC;
     while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
-            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                        "can't lock file '%s': %s", env->lock_file, g_strerror(errno));
+            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "can't lock file '%s': %s",
+                        env->lock_file, g_strerror(errno));
             close(fd);
             return false;
         }
@@ -339,8 +338,8 @@ bool pvecm_conf_write(const pvecm_env *env, corosync_conf_item *root, GError **e
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {
         int e = errno;
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "unable to write '%s': %s%s",
-                    tmp, g_strerror(e), e == EACCES ? " (no quorum?)" : "");
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "unable to write '%s': %s%s", tmp,
+                    g_strerror(e), e == EACCES ? " (no quorum?)" : "");
         return false;
     }
     bool ok = write_all(fd, text, strlen(text));
@@ -359,8 +358,8 @@ bool pvecm_conf_write(const pvecm_env *env, corosync_conf_item *root, GError **e
     }
     if (!ok) {
         unlink(tmp);
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "unable to write '%s': %s",
-                    path, g_strerror(e));
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "unable to write '%s': %s", path,
+                    g_strerror(e));
         return false;
     }
     return true;
@@ -488,8 +487,7 @@ bool pvecm_corosync_running(void)
     return true;
 }
 
-bool pvecm_file_write(const char *path, const void *data, size_t len, unsigned mode,
-                      GError **error)
+bool pvecm_file_write(const char *path, const void *data, size_t len, unsigned mode, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
     if (g_mkdir_with_parents(dir, 0755) < 0) {
@@ -499,8 +497,8 @@ bool pvecm_file_write(const char *path, const void *data, size_t len, unsigned m
     }
     int r = atomic_file_write(path, data, len, (mode_t)mode, 0, 0);
     if (r < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r), "unable to write '%s': %s",
-                    path, g_strerror(-r));
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r), "unable to write '%s': %s", path,
+                    g_strerror(-r));
         return false;
     }
     return true;

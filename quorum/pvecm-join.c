@@ -98,8 +98,8 @@ static bool state_write(const pvecm_env *env, const join_state *s, GError **erro
     g_autofree char *dir = join_path(env, NULL);
     g_autofree char *path = join_path(env, "state");
     if (g_mkdir_with_parents(dir, 0700) < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "unable to create '%s': %s", dir, g_strerror(errno));
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "unable to create '%s': %s",
+                    dir, g_strerror(errno));
         return false;
     }
     return pvecm_file_write(path, text, len, 0600, error);
@@ -228,8 +228,8 @@ bool pvecm_db_backup(const pvecm_env *env, char **ret_path, GError **error)
     g_autoptr(GOutputStream) mem = g_memory_output_stream_new_resizable();
     g_autoptr(GOutputStream) gz = g_converter_output_stream_new(mem, G_CONVERTER(z));
     gsize written = 0;
-    if (!g_output_stream_write_all(gz, g_bytes_get_data(out, NULL), g_bytes_get_size(out),
-                                   &written, NULL, &err) ||
+    if (!g_output_stream_write_all(gz, g_bytes_get_data(out, NULL), g_bytes_get_size(out), &written,
+                                   NULL, &err) ||
         !g_output_stream_close(gz, NULL, &err)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot backup old database: %s",
                     err->message);
@@ -385,7 +385,9 @@ static void remote_delnode(const join_state *s)
         return;
     }
     fprintf(stderr, "unable to remove the node on '%s': %s\n", s->member,
-            e ? e->message : err ? g_strstrip(err) : "");
+            e     ? e->message
+            : err ? g_strstrip(err)
+                  : "");
     remote_note(s);
 }
 
@@ -406,8 +408,7 @@ static bool join_rollback(pvecm_env *env, const join_state *s, bool active)
             return false;
         }
         if (!corosync_file_restore(env, "authkey", s->had_authkey) ||
-            !corosync_file_restore(env, "corosync.conf", s->had_corosync_conf) ||
-            !db_restore(env))
+            !corosync_file_restore(env, "corosync.conf", s->had_corosync_conf) || !db_restore(env))
             return false;
         if (!pvecm_service(env, "start", "pve-cluster", &err)) {
             fprintf(stderr, "roll-back: unable to start pve-cluster: %s\n", err->message);
@@ -455,8 +456,8 @@ static bool ssh_run(const char *member, const char *remote_cmd, char **ret_out, 
 {
     g_autofree char *timeout = g_strdup_printf("ConnectTimeout=%d", PVECM_SSH_CONNECT_TIMEOUT_S);
     g_autofree char *dest = g_strdup_printf("root@%s", member);
-    const char *argv[] = {"ssh",  "-o", "BatchMode=yes", "-o", timeout, "-o",
-                          "LogLevel=ERROR", dest, "--", remote_cmd, NULL};
+    const char *argv[] = {"ssh", "-o", "BatchMode=yes", "-o", timeout, "-o", "LogLevel=ERROR",
+                          dest,  "--", remote_cmd,      NULL};
     int rc = pvecm_run(argv, NULL, ret_out, ret_err, error);
     if (rc < 0)
         return false;
@@ -624,8 +625,8 @@ static bool parse_reply(const char *node, const char *text, join_reply *ret, GEr
     }
     JsonObject *o = json_node_get_object(json_parser_get_root(p));
     const char *conf = json_object_get_string_member_with_default(o, "corosync_conf", NULL);
-    const char *key = json_object_get_string_member_with_default(o, "corosync_authkey_base64",
-                                                                 NULL);
+    const char *key =
+        json_object_get_string_member_with_default(o, "corosync_authkey_base64", NULL);
     gint64 nodeid = json_object_get_int_member_with_default(o, "nodeid", 0);
     if (!conf || !key || nodeid <= 0 || nodeid > UINT32_MAX) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -739,8 +740,7 @@ static bool join_switch(pvecm_env *env, join_state *s, const join_reply *reply)
     fflush(stdout);
     if (!wait_pve_synced(env, PVECM_JOIN_SYNC_TIMEOUT_S)) {
         g_set_error(&err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                    "pmxcfs did not sync with the cluster within %d s",
-                    PVECM_JOIN_SYNC_TIMEOUT_S);
+                    "pmxcfs did not sync with the cluster within %d s", PVECM_JOIN_SYNC_TIMEOUT_S);
         goto fail;
     }
     ensure_current_config(env);
@@ -761,7 +761,7 @@ int pvecm_add_run(pvecm_env *env, const char *member, const pvecm_node_opts *o)
         fprintf(stderr, "this node's name is not usable in a cluster: %s\n", err->message);
         return 1;
     }
-    g_autofree char *member_ip = !member || !*member ? NULL
+    g_autofree char *member_ip = !member || !*member                ? NULL
                                  : g_hostname_is_ip_address(member) ? g_strdup(member)
                                                                     : pvecm_resolve(member);
     if (!member_ip) {

@@ -26,7 +26,7 @@
 #define PVECM_BACKUPS_KEPT 10
 /* How long the joining node waits for quorum and for its /etc/pve to be synced. */
 #define PVECM_JOIN_QUORUM_TIMEOUT_S 60
-#define PVECM_JOIN_SYNC_TIMEOUT_S 30
+#define PVECM_JOIN_SYNC_TIMEOUT_S   30
 /* SSH connect timeout towards the member. */
 #define PVECM_SSH_CONNECT_TIMEOUT_S 10
 

@@ -120,8 +120,7 @@ static bool require_conf(const pvecm_env *env)
         return true;
     g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
     fprintf(stderr,
-            "Error: Corosync config '%s' does not exist - is this node part of a cluster?\n",
-            path);
+            "Error: Corosync config '%s' does not exist - is this node part of a cluster?\n", path);
     return false;
 }
 
@@ -142,8 +141,8 @@ int pvecm_status_run(pvecm_env *env)
                "-------------------\n"
                "%-17s %s\n%-17s %s\n%-17s %s\n%-17s %s\n\n",
                "Name:", name ? name : "UNKNOWN?", "Config Version:", version ? version : "-1",
-               "Transport:", transport ? transport : "knet", "Secure auth:",
-               secauth ? secauth : "off");
+               "Transport:", transport ? transport : "knet",
+               "Secure auth:", secauth ? secauth : "off");
         fflush(stdout);
     }
     g_autoptr(cs_membership) m = snapshot_or_complain();

@@ -50,13 +50,16 @@ typedef struct command {
     bool recover; /* roll back an interrupted join first */
 } command;
 
-#define LINK_OPTS                                                                              \
-    {"link0", OPT_STRING, "[address=]<IP>[,priority=<N>]",                                     \
-     "Address of corosync link 0 of the node (default: the address its name resolves to)."},  \
-        {"link1", OPT_STRING, "<link>", "Further corosync links (same format as link0)."},                     \
+#define LINK_OPTS                                                                               \
+    {"link0", OPT_STRING, "[address=]<IP>[,priority=<N>]",                                      \
+     "Address of corosync link 0 of the node (default: the address its name resolves to)."},    \
+        {"link1", OPT_STRING, "<link>", "Further corosync links (same format as link0)."},      \
         {"link2", OPT_STRING, "<link>", "Link 2."}, {"link3", OPT_STRING, "<link>", "Link 3."}, \
         {"link4", OPT_STRING, "<link>", "Link 4."}, {"link5", OPT_STRING, "<link>", "Link 5."}, \
-        {"link6", OPT_STRING, "<link>", "Link 6."}, {"link7", OPT_STRING, "<link>", "Link 7."}
+        {"link6", OPT_STRING, "<link>", "Link 6."},                                             \
+    {                                                                                           \
+        "link7", OPT_STRING, "<link>", "Link 7."                                                \
+    }
 
 static const opt_spec create_opts[] = {
     LINK_OPTS,
@@ -137,8 +140,7 @@ static const command commands[] = {
      "then the quorum information as 'corosync-quorumtool -siH' shows it.  Exit status 2\n"
      "when this node is not quorate.",
      no_opts, cmd_status, true},
-    {"help", "[<command>]", 0, "Get help about specified command.", NULL, no_opts, cmd_help,
-     false},
+    {"help", "[<command>]", 0, "Get help about specified command.", NULL, no_opts, cmd_help, false},
 };
 
 static const command *command_find(const char *name)
@@ -245,8 +247,8 @@ static int parse_args(const command *c, int argc, char **argv, parsed *p)
             value = eq + 1;
         const opt_spec *o = opt_find(c, key);
         if (!o) {
-            fprintf(stderr, "pvecm %s: unknown option '%s'\nTry 'pvecm %s --help'.\n", c->name,
-                    a, c->name);
+            fprintf(stderr, "pvecm %s: unknown option '%s'\nTry 'pvecm %s --help'.\n", c->name, a,
+                    c->name);
             return -1;
         }
         if (o->kind == OPT_BOOL) {
@@ -254,8 +256,7 @@ static int parse_args(const command *c, int argc, char **argv, parsed *p)
                 value = argv[++i];
             int b = value ? bool_value(value) : 1;
             if (b < 0) {
-                fprintf(stderr, "pvecm %s: invalid boolean '%s' for --%s\n", c->name, value,
-                        key);
+                fprintf(stderr, "pvecm %s: invalid boolean '%s' for --%s\n", c->name, value, key);
                 return -1;
             }
             g_hash_table_replace(p->opts, g_strdup(key), g_strdup(b ? "1" : "0"));
@@ -273,8 +274,9 @@ static int parse_args(const command *c, int argc, char **argv, parsed *p)
             errno = 0;
             unsigned long long v = g_ascii_isdigit(*value) ? strtoull(value, &end, 10) : 0;
             if (!end || *end || errno || v < 1 || v > UINT32_MAX) {
-                fprintf(stderr, "pvecm %s: invalid value '%s' for --%s: expected a positive "
-                                "integer\n",
+                fprintf(stderr,
+                        "pvecm %s: invalid value '%s' for --%s: expected a positive "
+                        "integer\n",
                         c->name, value, key);
                 return -1;
             }

@@ -108,8 +108,9 @@ START_TEST(test_link_arguments)
     cluster_conf_link_clear(&l);
     ck_assert(cluster_conf_link_parse("n2.example.org", &l, NULL));
     cluster_conf_link_clear(&l);
-    const char *bad[] = {"", "priority=5", "address=10.0.0.1,prio=3", "10.0.0.1,priority=256",
-                         "bad name!", "address=", "10.0.0.1,priority=-1"};
+    const char *bad[] = {
+        "",          "priority=5", "address=10.0.0.1,prio=3", "10.0.0.1,priority=256",
+        "bad name!", "address=",   "10.0.0.1,priority=-1"};
     for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) err = NULL;
         ck_assert_msg(!cluster_conf_link_parse(bad[i], &l, &err), "accepted '%s'", bad[i]);
@@ -288,8 +289,7 @@ static void assert_invalid(const char *from, const char *to, const char *message
     if (from) {
         const char *at = strstr(two_nodes, from);
         ck_assert_ptr_nonnull(at);
-        text = g_strdup_printf("%.*s%s%s", (int)(at - two_nodes), two_nodes, to,
-                               at + strlen(from));
+        text = g_strdup_printf("%.*s%s%s", (int)(at - two_nodes), two_nodes, to, at + strlen(from));
     } else {
         text = g_strdup(to);
     }
@@ -328,10 +328,14 @@ Suite *test_suite(void)
         const char *name;
         const TTest *fn;
     } cases[] = {
-        {"cluster_names", test_cluster_names}, {"node_names", test_node_names},
-        {"link_arguments", test_link_arguments}, {"new_cluster", test_new_cluster_layout},
-        {"add_lowest_free_id", test_add_lowest_free_id}, {"add_refusals", test_add_refusals},
-        {"force_readd", test_force_readd_same_node}, {"remove", test_remove},
+        {"cluster_names", test_cluster_names},
+        {"node_names", test_node_names},
+        {"link_arguments", test_link_arguments},
+        {"new_cluster", test_new_cluster_layout},
+        {"add_lowest_free_id", test_add_lowest_free_id},
+        {"add_refusals", test_add_refusals},
+        {"force_readd", test_force_readd_same_node},
+        {"remove", test_remove},
         {"validate", test_validate},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

@@ -239,11 +239,12 @@ START_TEST(test_edit_tree)
     corosync_conf_item *a = corosync_conf_section_add(nodelist, "node");
     corosync_conf_set(a, "name", "a");
     g_autofree char *out = corosync_conf_write(root);
-    ck_assert_str_eq(out, "nodelist {\n"
-                          "  node {\n    name: a\n  }\n"
-                          "  node {\n    name: b\n  }\n"
-                          "}\n\n"
-                          "totem {\n  cluster_name: x\n  interface {\n    linknumber: 0\n  }\n}\n\n");
+    ck_assert_str_eq(out,
+                     "nodelist {\n"
+                     "  node {\n    name: a\n  }\n"
+                     "  node {\n    name: b\n  }\n"
+                     "}\n\n"
+                     "totem {\n  cluster_name: x\n  interface {\n    linknumber: 0\n  }\n}\n\n");
     ck_assert(corosync_conf_remove(nodelist, b));
     ck_assert(!corosync_conf_remove(nodelist, root));
     g_autoptr(GPtrArray) nodes = corosync_conf_sections(nodelist, "node");
