@@ -46,7 +46,7 @@ static void member_clear(gpointer p)
 {
     cs_member *m = p;
     g_free(m->name);
-    g_free(m->addrs);
+    g_free(m->addr);
 }
 
 void cs_membership_free(cs_membership *m)
@@ -83,21 +83,14 @@ static void cmap_node_info(cmap_handle_t h, uint32_t nodeid, cs_member *m)
             break;
         if (e != CS_OK || id != nodeid)
             continue;
-        g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func(g_free);
-        for (unsigned l = 0; l < CMAP_LINKS_MAX; l++) {
+        for (unsigned l = 0; l < CMAP_LINKS_MAX && !m->addr; l++) {
             g_snprintf(key, sizeof(key), "nodelist.node.%u.ring%u_addr", i, l);
-            char *a = cmap_string(h, key);
-            if (a)
-                g_ptr_array_add(addrs, a);
+            m->addr = cmap_string(h, key);
         }
         g_snprintf(key, sizeof(key), "nodelist.node.%u.name", i);
         m->name = cmap_string(h, key);
-        if (!m->name && addrs->len)
-            m->name = g_strdup(addrs->pdata[0]);
-        if (addrs->len) {
-            g_ptr_array_add(addrs, NULL);
-            m->addrs = g_strjoinv(", ", (char **)addrs->pdata);
-        }
+        if (!m->name && m->addr)
+            m->name = g_strdup(m->addr);
         return;
     }
 }

@@ -20,7 +20,8 @@ typedef struct cs_member {
     uint32_t nodeid;
     uint32_t votes;
     char *name;  /* nodelist name, else ring0_addr, else NULL */
-    char *addrs; /* the node's ringN_addr values joined with ", ", or NULL */
+    char *addr;  /* the node's first address (lowest ringN_addr), or NULL; corosync-quorumtool
+                    -i shows only this one */
 } cs_member;
 
 typedef struct cs_membership {

@@ -30,7 +30,7 @@ static void append_members(GString *out, const cs_membership *m, bool hex, bool 
                          "    Nodeid      Votes Name\n");
     for (unsigned i = 0; i < m->members->len; i++) {
         const cs_member *mem = &g_array_index(m->members, cs_member, i);
-        const char *name = ip ? mem->addrs : mem->name;
+        const char *name = ip ? mem->addr : mem->name;
         append_nodeid(out, mem->nodeid, hex);
         g_string_append_printf(out, " %10u %s%s\n", mem->votes, name ? name : "(null)",
                                mem->nodeid == m->local_nodeid ? " (local)" : "");

@@ -29,7 +29,7 @@ static cs_membership *fake(unsigned nmembers, bool quorate)
     for (unsigned i = 1; i <= nmembers; i++) {
         cs_member mem = {.nodeid = i, .votes = 1};
         mem.name = g_strdup_printf("n%u", i);
-        mem.addrs = g_strdup_printf("10.99.0.%u", i);
+        mem.addr = g_strdup_printf("10.99.0.%u", i);
         g_array_append_val(m->members, mem);
     }
     return m;
@@ -39,7 +39,7 @@ static void free_fake(cs_membership *m)
 {
     for (unsigned i = 0; i < m->members->len; i++) {
         g_free(g_array_index(m->members, cs_member, i).name);
-        g_free(g_array_index(m->members, cs_member, i).addrs);
+        g_free(g_array_index(m->members, cs_member, i).addr);
     }
     g_array_set_clear_func(m->members, NULL);
     cs_membership_free(m);
