@@ -28,6 +28,7 @@
 #include "lib/atomic-file.h"
 #include "lib/log.h"
 #include "pmxcfs/cfs-fuse.h"
+#include "pmxcfs/ipc.h"
 #include "pmxcfs/memdb.h"
 #include "pmxcfs/ops.h"
 #include "pmxcfs/status.h"
@@ -55,6 +56,7 @@ typedef struct options {
     char *nodename;
     char *corosync_conf;
     int lock_timeout;
+    char *ipc_service;
 } options;
 
 static options opt;
@@ -102,6 +104,8 @@ static bool parse_args(int *argc, char ***argv)
          "Host corosync configuration (default " DEFAULT_COROSYNC_CONF ")", "FILE"},
         {"lock-timeout", 0, 0, G_OPTION_ARG_INT, &opt.lock_timeout,
          "Lock expiry in seconds (default 120)", "SECONDS"},
+        {"ipc-service", 0, 0, G_OPTION_ARG_STRING, &opt.ipc_service,
+         "IPC service name (default pve2)", "NAME"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -407,6 +411,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ctx.status = cfs_status_new(nodename, m);
+    cfs_status_set_local_address(ctx.status, address);
     cfs_status_bump_all(ctx.status);
     if (created && !opt.local)
         import_corosync_conf(m);
@@ -446,8 +451,25 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    cfs_ipc_config icfg = {
+        .service = opt.ipc_service,
+        .www_data_gid = www_gid,
+        .memdb = m,
+        .status = ctx.status,
+    };
+    cfs_ipc *ipc = cfs_ipc_start(&icfg, &err);
+    if (!ipc) {
+        startup_fail("%s (is another pmxcfs running in this network namespace?)", err->message);
+        cfs_fuse_free(ctx.fuse);
+        cfs_ops_free(ops);
+        cfs_status_free(ctx.status);
+        memdb_free(m);
+        return 1;
+    }
+
     struct sigaction sa = {.sa_handler = SIG_IGN};
     sigaction(SIGPIPE, &sa, NULL);
+    /* the IPC server runs: clients may stop waiting for us (spec §12.5, §13.6) */
     write_restart_flag(www_gid, false);
     if (opt.foreground) {
         g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
@@ -461,6 +483,7 @@ int main(int argc, char **argv)
     int status = cfs_fuse_run(ctx.fuse);
 
     write_restart_flag(www_gid, true);
+    cfs_ipc_stop(ipc);
     cfs_fuse_free(ctx.fuse);
     cfs_ops_free(ops);
     memdb_free(m);

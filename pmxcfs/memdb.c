@@ -710,6 +710,48 @@ char *memdb_vm_config_path(memdb *m, uint32_t vmid)
     return path;
 }
 
+static void memdb_vm_config_clear(gpointer p)
+{
+    g_bytes_unref(((memdb_vm_config *)p)->data);
+}
+
+static void vm_config_append(memdb *m, GArray *arr, const vm_record *r)
+{
+    g_autofree char *path = vm_record_path(r);
+    memdb_entry *e = lookup_path(m, path);
+    if (!e || e->type != CFS_TYPE_REG)
+        return;
+    memdb_vm_config c = {.vmid = r->vmid, .data = g_bytes_new(e->data, e->size)};
+    g_array_append_val(arr, c);
+}
+
+int memdb_vm_configs(memdb *m, uint32_t vmid, GArray **ret_configs)
+{
+    int r = 0;
+    g_rw_lock_reader_lock(&m->tree_lock);
+    GArray *arr = g_array_new(FALSE, FALSE, sizeof(memdb_vm_config));
+    g_array_set_clear_func(arr, memdb_vm_config_clear);
+    if (vmid) {
+        vm_record *rec = g_hash_table_lookup(m->vmlist, GUINT_TO_POINTER(vmid));
+        if (rec)
+            vm_config_append(m, arr, rec);
+        else
+            r = -ENOENT;
+    } else {
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, m->vmlist);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+            vm_config_append(m, arr, value);
+    }
+    g_rw_lock_reader_unlock(&m->tree_lock);
+    if (r < 0)
+        g_array_unref(arr);
+    else
+        *ret_configs = arr;
+    return r;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* lock table (spec §7) */
 

@@ -176,6 +176,20 @@ GArray *memdb_vmlist_snapshot(memdb *m, uint64_t *ret_version);
 /* The guest config path of @vmid ("nodes/<node>/<kind>/<vmid>.conf"), or NULL. */
 char *memdb_vm_config_path(memdb *m, uint32_t vmid);
 
+/* One guest config of a memdb_vm_configs() snapshot. */
+typedef struct memdb_vm_config {
+    uint32_t vmid;
+    GBytes *data;
+} memdb_vm_config;
+
+/*
+ * A consistent snapshot of guest configs (IPC guest properties, spec §12.4, W24): the
+ * config of @vmid, or of every guest in the VM list when @vmid is 0, copied under one
+ * read lock.  -ENOENT if @vmid is not in the VM list.  Guests whose config entry is
+ * missing are left out.  The array frees the data.
+ */
+int memdb_vm_configs(memdb *m, uint32_t vmid, GArray **ret_configs);
+
 /*
  * Locks (spec §7).  memdb_lock_checksum() fills the checksum of the lock directory at
  * @path (-ENOENT if it is not a lock directory).  memdb_lock_expired() evaluates expiry
