@@ -620,11 +620,13 @@ void cfs_status_synced(cfs_status *st)
 {
     g_autoptr(GArray) pending = pending_new();
     g_mutex_lock(&st->lock);
-    const char *ip = g_hash_table_lookup(st->ips, st->nodename);
-    if (!ip)
-        ip = st->local_address;
-    if (ip)
+    const char *stored = g_hash_table_lookup(st->ips, st->nodename);
+    g_autofree char *ip = g_strdup(stored ? stored : st->local_address);
+    if (ip) {
+        /* like a local SET_STATUS: our own .members shows the address too */
+        route_update(st, st->nodename, st->kv_local, "nodeip", ip, strlen(ip) + 1);
         queue_update(st, pending, "nodeip", ip, strlen(ip) + 1);
+    }
     g_mutex_unlock(&st->lock);
     pending_send(st, pending);
 }
