@@ -549,11 +549,14 @@ static int32_t on_message(qb_ipcs_connection_t *c, void *data, size_t size)
     cfs_ipc_client client = cs ? cs->client : (cfs_ipc_client){.read_only = true};
     g_autoptr(GBytes) body = NULL;
     int32_t id = size >= 4 ? (int32_t)le32(data) : 0;
-    int r = cfs_ipc_handle(&current_ipc->cfg, &client, data, size, &body);
+    int32_t bufsize = qb_ipcs_connection_get_buffer_size(c);
+    /* libqb hands us the size from the request header; never read past the buffer */
+    int r = bufsize > 0 && size > (size_t)bufsize
+                ? -EINVAL
+                : cfs_ipc_handle(&current_ipc->cfg, &client, data, size, &body);
 
     gsize len = 0;
     const void *bytes = body ? g_bytes_get_data(body, &len) : NULL;
-    int32_t bufsize = qb_ipcs_connection_get_buffer_size(c);
     /* W8: answer -EFBIG instead of breaking the connection.  With libqb 2.0 a message
      * of exactly the buffer size (as the client asked for it) fits. */
     if (r == 0 && bufsize > 0 && (uint64_t)CFS_IPC_RESPONSE_HEADER + len > (uint64_t)bufsize)
