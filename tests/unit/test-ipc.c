@@ -54,6 +54,12 @@ static void put32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static int32_t le32_id(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24);
+}
+
 /* A request: header with @id and the size, then @len payload bytes. */
 static GByteArray *req_new(int32_t id, const void *payload, size_t len)
 {
@@ -571,6 +577,45 @@ START_TEST(test_transport_many_clients)
 }
 END_TEST
 
+/* Random and truncated requests: every one gets an answer, nothing leaks (ASan/LSan). */
+START_TEST(test_fuzz_requests)
+{
+    make_guest("n1", "qemu-server", 100, "lock: backup\nname: a\n");
+    write_file("storage.cfg", "x");
+    GRand *rand = g_rand_new_with_seed(20240601);
+    const cfs_ipc_client *clients[] = {&root_client, &www_client};
+    uint8_t buf[1200];
+    for (int i = 0; i < 30000; i++) {
+        size_t size = (size_t)g_rand_int_range(rand, 0, (gint32)sizeof(buf));
+        for (size_t k = 0; k < size; k++)
+            buf[k] = (uint8_t)g_rand_int(rand);
+        if (size >= 4) {
+            /* mostly real ids; plausible sizes around the interesting boundaries */
+            put32(buf, (uint32_t)g_rand_int_range(rand, -2, 16));
+            if (g_rand_boolean(rand)) {
+                static const size_t edges[] = {16, 17, 19, 20, 21, 22, 32, 33, 271, 272, 273,
+                                               527, 528, 529};
+                size = edges[g_rand_int_range(rand, 0, G_N_ELEMENTS(edges))];
+            }
+            if (g_rand_int_range(rand, 0, 4) == 0 && size > 16)
+                buf[size - 1] = 0;
+            if (le32_id(buf) == CFS_IPC_SET_STATUS && size >= 272)
+                memcpy(buf + 16, "kv/fuzz", 8); /* bounded storage */
+        }
+        GBytes *data = NULL;
+        int r = cfs_ipc_handle(&fx.cfg, clients[i % 2], buf, size, &data);
+        ck_assert_int_le(r, 0);
+        if (r < 0)
+            ck_assert_ptr_null(data);
+        if (data)
+            g_bytes_unref(data);
+    }
+    g_rand_free(rand);
+    g_autoptr(GBytes) m = NULL;
+    ck_assert_int_eq(call(CFS_IPC_GET_CLUSTER_INFO, NULL, 0, &m), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("ipc");
@@ -584,6 +629,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_log);
     tcase_add_test(tc, test_verify_token);
     tcase_add_test(tc, test_guest_properties);
+    tcase_add_test(tc, test_fuzz_requests);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("transport");
