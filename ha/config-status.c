@@ -570,15 +570,6 @@ char *ha_manager_status_to_json(const ha_manager_status *ms)
     return builder_to_string(b);
 }
 
-ha_manager_status *ha_manager_status_copy(const ha_manager_status *ms)
-{
-    g_autofree char *json = ha_manager_status_to_json(ms);
-    ha_manager_status *c = NULL;
-    if (ha_manager_status_parse(json, &c, NULL) < 0)
-        g_assert_not_reached();
-    return c;
-}
-
 /* ---- lrm status ---- */
 
 ha_lrm_result *ha_lrm_result_new(const char *sid, const char *state, int exit_code)

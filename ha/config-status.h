@@ -86,8 +86,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ha_manager_status, ha_manager_status_free)
 int ha_manager_status_parse(const char *text, ha_manager_status **ret, GError **error);
 /* Compact JSON, sorted keys, newly allocated. */
 char *ha_manager_status_to_json(const ha_manager_status *ms);
-/* Deep copy. */
-ha_manager_status *ha_manager_status_copy(const ha_manager_status *ms);
 
 /* Node state helpers (missing -> UNKNOWN). */
 ha_node_state ha_manager_status_node_state(const ha_manager_status *ms, const char *node);

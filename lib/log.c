@@ -8,6 +8,7 @@
 #include "lib/log.h"
 
 #include <stdio.h>
+#include <syslog.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,32 @@ static const char *log_level_name(GLogLevelFlags level)
     if (level & G_LOG_LEVEL_INFO)
         return "info";
     return "debug";
+}
+
+static int log_syslog_priority(GLogLevelFlags level)
+{
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+        return LOG_CRIT;
+    if (level & G_LOG_LEVEL_WARNING)
+        return LOG_WARNING;
+    if (level & G_LOG_LEVEL_MESSAGE)
+        return LOG_NOTICE;
+    if (level & G_LOG_LEVEL_INFO)
+        return LOG_INFO;
+    return LOG_DEBUG;
+}
+
+static bool log_syslog_available(void)
+{
+    static gsize checked;
+    static bool available;
+    if (g_once_init_enter(&checked)) {
+        available = g_file_test("/dev/log", G_FILE_TEST_EXISTS);
+        if (available)
+            openlog(log_ident, LOG_PID, LOG_DAEMON);
+        g_once_init_leave(&checked, 1);
+    }
+    return available;
 }
 
 static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
@@ -56,6 +83,16 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
         else if (strcmp(fields[i].key, "MESSAGE") == 0)
             message = fields[i].value;
     }
+    bool to_syslog = log_current_target == LOG_TARGET_STDERR_SYSLOG ||
+                     (log_current_target == LOG_TARGET_AUTO && !isatty(fileno(stderr)));
+    if (to_syslog && log_syslog_available()) {
+        /* the reference's shape: "[<domain>] <level>: <message>" */
+        syslog(log_syslog_priority(level), "[%s] %s: %s", domain ? domain : "main",
+               log_level_name(level), message ? message : "");
+        if (log_current_target == LOG_TARGET_AUTO)
+            return G_LOG_WRITER_HANDLED;
+    }
+
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;

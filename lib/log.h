@@ -14,9 +14,11 @@
 #include <stdbool.h>
 
 typedef enum {
-    LOG_TARGET_AUTO = 0, /* journal if stderr is connected to it or we are detached, else stderr */
-    LOG_TARGET_STDERR,
+    LOG_TARGET_AUTO = 0,   /* journal if stderr is connected to it, else syslog (/dev/log),
+                              else stderr */
+    LOG_TARGET_STDERR,     /* stderr only (CLIs, tests) */
     LOG_TARGET_JOURNAL,
+    LOG_TARGET_STDERR_SYSLOG, /* daemons in the foreground: stderr and syslog */
 } log_target;
 
 /*

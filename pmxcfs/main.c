@@ -28,6 +28,7 @@
 #include "lib/atomic-file.h"
 #include "lib/log.h"
 #include "pmxcfs/cfs-fuse.h"
+#include "pmxcfs/cluster.h"
 #include "pmxcfs/ipc.h"
 #include "pmxcfs/memdb.h"
 #include "pmxcfs/ops.h"
@@ -53,10 +54,10 @@ typedef struct options {
     char *database;
     char *rundir;
     char *pidfile;
+    char *ipc_service;
     char *nodename;
     char *corosync_conf;
     int lock_timeout;
-    char *ipc_service;
 } options;
 
 static options opt;
@@ -98,14 +99,14 @@ static bool parse_args(int *argc, char ***argv)
          "Runtime directory (default " DEFAULT_RUNDIR ")", "DIR"},
         {"pidfile", 0, 0, G_OPTION_ARG_FILENAME, &opt.pidfile,
          "Pid file (default " DEFAULT_PIDFILE ")", "FILE"},
+        {"ipc-service", 0, 0, G_OPTION_ARG_STRING, &opt.ipc_service,
+         "IPC service name (default pve2)", "NAME"},
         {"nodename", 0, 0, G_OPTION_ARG_STRING, &opt.nodename,
          "Node name (default: the host name up to the first dot)", "NAME"},
         {"corosync-conf", 0, 0, G_OPTION_ARG_FILENAME, &opt.corosync_conf,
          "Host corosync configuration (default " DEFAULT_COROSYNC_CONF ")", "FILE"},
         {"lock-timeout", 0, 0, G_OPTION_ARG_INT, &opt.lock_timeout,
          "Lock expiry in seconds (default 120)", "SECONDS"},
-        {"ipc-service", 0, 0, G_OPTION_ARG_STRING, &opt.ipc_service,
-         "IPC service name (default pve2)", "NAME"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -279,7 +280,7 @@ static void write_restart_flag(gid_t gid, bool create)
 
 typedef struct daemon_ctx {
     cfs_status *status;
-    cfs_fuse *fuse;
+    cfs_cluster *cluster;
 } daemon_ctx;
 
 static void on_memdb_change(void *user_data, const memdb_change *change)
@@ -289,6 +290,8 @@ static void on_memdb_change(void *user_data, const memdb_change *change)
         cfs_status_bump_all(d->status);
     else
         cfs_status_path_changed(d->status, change->path);
+    /* in cluster mode changes arrive behind the kernel's back: drop its caches */
+    cfs_cluster_on_change(d->cluster, change);
 }
 
 /* Parent side of daemonisation: wait for the child's verdict. */
@@ -345,7 +348,7 @@ int main(int argc, char **argv)
 {
     if (!parse_args(&argc, &argv))
         return 255;
-    log_setup("pmxcfs", opt.foreground ? LOG_TARGET_STDERR : LOG_TARGET_AUTO, opt.debug);
+    log_setup("pmxcfs", opt.foreground ? LOG_TARGET_STDERR_SYSLOG : LOG_TARGET_AUTO, opt.debug);
 
     if (!opt.foreground) {
         int pfd[2];
@@ -418,9 +421,10 @@ int main(int argc, char **argv)
 
     memdb_attr a;
     bool cluster_mode = !opt.local && memdb_lookup_path(m, "corosync.conf", &a) == 0;
-    if (cluster_mode) {
-        startup_fail("the database holds a corosync.conf, but cluster mode is not available "
-                     "in this build; start with -l for local mode");
+    if (!address && cluster_mode) {
+        startup_fail("Unable to resolve node name '%s' to a non-loopback IP address - missing "
+                     "entry in '/etc/hosts' or DNS?",
+                     nodename);
         memdb_free(m);
         return 1;
     }
@@ -431,10 +435,23 @@ int main(int argc, char **argv)
     else
         log_info("resolved node name '%s' to '%s' for default node IP address", nodename,
                  address);
-    cfs_status_set_quorate(ctx.status, true);
-    log_info("local mode: forcing quorum");
 
-    cfs_ops *ops = cfs_ops_new(m, ctx.status, NULL);
+    if (cluster_mode) {
+        const char *vi = g_getenv("PMXCFS_VERIFY_INTERVAL");
+        cfs_cluster_config ccfg = {
+            .memdb = m,
+            .status = ctx.status,
+            .corosync_conf = opt.corosync_conf,
+            .verify_interval = vi ? (unsigned)atoi(vi) : 0,
+        };
+        ctx.cluster = cfs_cluster_new(&ccfg);
+        cfs_status_set_quorate(ctx.status, false);
+    } else {
+        cfs_status_set_quorate(ctx.status, true);
+        log_info("local mode: forcing quorum");
+    }
+
+    cfs_ops *ops = cfs_ops_new(m, ctx.status, ctx.cluster ? cfs_cluster_ops(ctx.cluster) : NULL);
     cfs_fuse_config fcfg = {
         .mountpoint = opt.mountpoint,
         .www_data_gid = www_gid,
@@ -442,15 +459,15 @@ int main(int argc, char **argv)
         .status = ctx.status,
         .ops = ops,
     };
-    ctx.fuse = cfs_fuse_new(&fcfg, &err);
-    if (!ctx.fuse) {
+    cfs_fuse *fuse = cfs_fuse_new(&fcfg, &err);
+    if (!fuse) {
         startup_fail("%s", err->message);
         cfs_ops_free(ops);
+        cfs_cluster_free(ctx.cluster);
         cfs_status_free(ctx.status);
         memdb_free(m);
         return 1;
     }
-
     cfs_ipc_config icfg = {
         .service = opt.ipc_service,
         .www_data_gid = www_gid,
@@ -460,11 +477,16 @@ int main(int argc, char **argv)
     cfs_ipc *ipc = cfs_ipc_start(&icfg, &err);
     if (!ipc) {
         startup_fail("%s (is another pmxcfs running in this network namespace?)", err->message);
-        cfs_fuse_free(ctx.fuse);
+        cfs_fuse_free(fuse);
         cfs_ops_free(ops);
+        cfs_cluster_free(ctx.cluster);
         cfs_status_free(ctx.status);
         memdb_free(m);
         return 1;
+    }
+    if (ctx.cluster) {
+        cfs_cluster_set_fuse(ctx.cluster, fuse);
+        cfs_cluster_start(ctx.cluster);
     }
 
     struct sigaction sa = {.sa_handler = SIG_IGN};
@@ -480,11 +502,16 @@ int main(int argc, char **argv)
     log_info("mounted '%s' (node '%s', database '%s')", opt.mountpoint, nodename, opt.database);
     report_ready();
 
-    int status = cfs_fuse_run(ctx.fuse);
+    int status = cfs_fuse_run(fuse);
 
     write_restart_flag(www_gid, true);
     cfs_ipc_stop(ipc);
-    cfs_fuse_free(ctx.fuse);
+    cfs_fuse_free(fuse);
+    if (ctx.cluster) {
+        cfs_cluster_stop(ctx.cluster);
+        cfs_cluster_free(ctx.cluster);
+        ctx.cluster = NULL;
+    }
     cfs_ops_free(ops);
     memdb_free(m);
     cfs_status_free(ctx.status);

@@ -162,6 +162,36 @@ void memdb_usage(memdb *m, uint64_t *ret_bytes, uint64_t *ret_entries);
 /* The global version, and the root's writer and mtime. */
 void memdb_version(memdb *m, uint64_t *ret_version, uint32_t *ret_writer, uint32_t *ret_mtime);
 
+/* A full copy of one entry (for an UPDATE message): attributes, name, data (files). */
+int memdb_entry_copy(memdb *m, uint64_t inode, memdb_attr *ret_attr, char **ret_name,
+                     GBytes **ret_data);
+
+/* One entry received from the leader during a resync (spec §10.5). */
+typedef struct memdb_update {
+    memdb_attr attr;
+    char *name;
+    GBytes *data; /* files only, may be NULL for size 0 */
+} memdb_update;
+void memdb_update_free(memdb_update *u);
+
+/* What a resync commit changed, for the log (W22). */
+typedef struct memdb_sync_stats {
+    guint removed;     /* local entries absent from the leader's index */
+    guint overwritten; /* local entries replaced by a different version */
+    guint added;       /* entries new to this node */
+    bool local_changes_lost; /* a replaced entry was not older than the leader's copy */
+} memdb_sync_stats;
+
+/*
+ * Commit a resync (spec §9.6): the new tree is the old tree minus entries absent from
+ * @leader_index, plus @updates.  Its index must equal @leader_index byte for byte;
+ * otherwise nothing changes and -EINVAL is returned with @error set ("new index does
+ * not match master index").  On success RAM and database hold the leader's state, the
+ * VM list and lock table are rebuilt (lock ages kept) and a RELOAD change is reported.
+ */
+int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
+                      memdb_sync_stats *ret_stats, GError **error);
+
 /* The encoded index (spec §8.2), the replication state. */
 GBytes *memdb_encode_index(memdb *m);
 /* The whole-tree checksum (spec §8.3). */

@@ -718,7 +718,8 @@ static int service_cmd(sim_hw *hw, char **w, int n, const char *cmdstr, GString 
 static int hardware_cmd(sim_hw *hw, const char *cmdstr, const char *source)
 {
     hw_log(hw, "info", source, "execute %s", cmdstr);
-    g_auto(GStrv) w = g_regex_split_simple("\\s+", g_strstrip(g_strdup(cmdstr)), 0, 0);
+    g_autofree char *trimmed = g_strstrip(g_strdup(cmdstr));
+    g_auto(GStrv) w = g_regex_split_simple("\\s+", trimmed, 0, 0);
     int n = (int)g_strv_length(w);
     g_autoptr(GString) err = g_string_new(NULL);
     int r = 0;

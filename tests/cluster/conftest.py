@@ -12,7 +12,7 @@ Fixtures:
 Binaries come from $BUILD_DIR (default <repo>/build).  Lab names are derived from the
 repository path, so checkouts on one machine (developers' worktrees, CI) never share
 namespaces.  The environment variables of the lab command apply (LAB_PMXCFS_ARGS,
-LAB_TOKEN, ...); LAB_NO_PMXCFS=1 starts the labs without pmxcfs.
+LAB_TOKEN, LAB_NO_PMXCFS=1 to start the labs without pmxcfs, ...).
 """
 
 import hashlib
@@ -47,13 +47,6 @@ def _skip_reason():
     return None
 
 
-def _defaults(options):
-    opts = dict(options)
-    if os.environ.get("LAB_NO_PMXCFS") == "1":
-        opts.setdefault("pmxcfs", False)
-    return opts
-
-
 class _Labs:
     """Labs started by one fixture; stop() tears every one of them down."""
 
@@ -67,7 +60,7 @@ class _Labs:
         lab = pvelab.Lab(name=lab_name(suffix), build_dir=BUILD_DIR)
         self.labs.append(lab)
         lab.down()  # leftovers of an interrupted earlier run
-        lab.up(n, **_defaults(options))
+        lab.up(n, **options)
         return lab
 
     def stop(self):

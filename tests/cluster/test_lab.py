@@ -240,6 +240,20 @@ def test_standalone_nodes_have_root_ssh_between_them(standalone):
     assert json.loads((lab.dir / "state.json").read_text())["standalone"] is True
 
 
+def test_standalone_pmxcfs_restarts_cleanly(standalone):
+    lab = standalone
+    if not pmxcfs_expected(lab):
+        pytest.skip("pmxcfs is not built yet")
+    sh(lab, "n1", "echo kept > /etc/pve/lab-restart-probe")
+    p = lab.exec("n1", ["node-service", "restart", "pve-cluster"], timeout=60)
+    # A daemon that inherited an ignored SIGTERM from the node's init would need
+    # node-service's SIGKILL fallback.
+    assert p.returncode == 0 and "ignored SIGTERM" not in p.stderr, p.stderr
+    assert lab.mounted("n1")
+    assert sh(lab, "n1", "cat /etc/pve/lab-restart-probe") == "kept\n"
+    sh(lab, "n1", "rm /etc/pve/lab-restart-probe")
+
+
 def test_standalone_nodes_form_a_cluster_with_pvecm(standalone):
     lab = standalone
     if not lab.binary("pvecm") or not pmxcfs_expected(lab):

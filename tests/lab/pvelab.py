@@ -474,7 +474,8 @@ class Lab:
             "build_dir": str(self._build_dir),
             "nodes": [f"n{i}" for i in range(1, n + 1)],
             "standalone": bool(standalone),
-            "pmxcfs": bool(pmxcfs),
+            "pmxcfs": (bool(pmxcfs) if pmxcfs is not None
+                       else os.environ.get("LAB_NO_PMXCFS", "") in ("", "0")),
             "pmxcfs_args": pmxcfs_args.split(),
             "watchdog": bool(watchdog),
             "ssh": bool(ssh or standalone),
@@ -500,14 +501,15 @@ class Lab:
         if not Path("/dev/fuse").exists() and opts["pmxcfs"]:
             raise LabError("/dev/fuse is missing (FUSE is needed for pmxcfs)")
 
-    def up(self, n=3, standalone=False, pmxcfs=True, watchdog=True, ssh=True, token=None,
+    def up(self, n=3, standalone=False, pmxcfs=None, watchdog=True, ssh=True, token=None,
            pmxcfs_args=None, wd_client_timeout=None, wd_device_timeout=None, timeout=60,
            keep_on_failure=False):
         """Start nodes n1..nN and wait until all are booted, mounted and quorate.
 
         Safe to repeat: a running lab with the same shape is only completed (stopped
         nodes are powered on); leftovers of a failed or different lab are removed
-        first.  On failure everything is torn down unless keep_on_failure."""
+        first.  On failure everything is torn down unless keep_on_failure.
+        pmxcfs=None means: start pmxcfs unless $LAB_NO_PMXCFS=1."""
         opts = self._options(n, standalone, pmxcfs, watchdog, ssh, token, pmxcfs_args,
                              wd_client_timeout, wd_device_timeout)
         self._check_host(opts)
@@ -823,6 +825,16 @@ class Lab:
         wait_for(lambda: not proc_alive(info.get("init"))
                  and not _pids_in_ns("pid", [info.get("pidns")]), timeout,
                  f"every process of {node} to die")
+        # The unshare parent (host pid namespace, node mount namespace) reaps the init
+        # and exits; once it is gone no process holds the node's mounts.
+        try:
+            wait_for(lambda: not proc_alive(info.get("unshare")), 5,
+                     f"the unshare process of {node} to exit")
+        except LabError as e:
+            self._note(f"{e}; killing it")
+            _kill(info.get("unshare"), signal.SIGKILL)
+        wait_for(lambda: not _pids_in_ns("mnt", [info.get("mntns")]), timeout,
+                 f"every process in the mount namespace of {node} to exit")
         if info.get("emu"):
             try:
                 wait_for(lambda: not proc_alive(info["emu"]), 5,
@@ -830,7 +842,6 @@ class Lab:
             except LabError as e:
                 self._note(f"{e}; stopping it")
                 _kill(info["emu"], signal.SIGTERM)
-        _kill(info.get("unshare"), signal.SIGKILL)
 
     def poweron(self, node, wait=True, timeout=60):
         """Start a stopped node again (same network namespace and node state)."""
@@ -1118,8 +1129,10 @@ def node_init(lab_dir, node):
         return 1
     _init_log(f"node {node} up (host pid {host_pid})")
 
+    # Handlers, not SIG_IGN: ignored dispositions would be inherited by every daemon
+    # (libfuse, for one, then leaves SIGTERM ignored); handlers reset on exec.
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1):
-        signal.signal(sig, signal.SIG_IGN)
+        signal.signal(sig, lambda *_: None)
     rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wfd)
     signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -1192,8 +1205,8 @@ def build_parser():
         prog="lab",
         description="Build and drive a real N-node cluster of namespaces on this machine "
                     "(see docs/lab.md).",
-        epilog="Environment: LAB_NAME, LAB_DIR, BUILD_DIR, LAB_PMXCFS_ARGS, LAB_TOKEN, "
-               "LAB_WD_CLIENT_TIMEOUT, LAB_WD_DEVICE_TIMEOUT.")
+        epilog="Environment: LAB_NAME, LAB_DIR, BUILD_DIR, LAB_PMXCFS_ARGS, LAB_NO_PMXCFS, "
+               "LAB_TOKEN, LAB_WD_CLIENT_TIMEOUT, LAB_WD_DEVICE_TIMEOUT.")
     p.add_argument("--name", help="lab name, prefix of its namespaces (default $LAB_NAME "
                                   f"or '{default_name()}')")
     p.add_argument("--dir", help="lab directory (default $LAB_DIR or /tmp/<name>)")
@@ -1255,7 +1268,8 @@ def main(argv=None):
         lab = Lab(args.name, args.dir, args.build_dir)
         if args.cmd == "up":
             t0 = time.monotonic()
-            st = lab.up(args.n, standalone=args.standalone, pmxcfs=not args.no_pmxcfs,
+            st = lab.up(args.n, standalone=args.standalone,
+                        pmxcfs=False if args.no_pmxcfs else None,
                         watchdog=not args.no_watchdog, ssh=not args.no_ssh,
                         token=args.token, pmxcfs_args=args.pmxcfs_args,
                         wd_client_timeout=args.wd_client_timeout,

@@ -567,6 +567,110 @@ START_TEST(test_paths_helpers)
 }
 END_TEST
 
+
+/* The leader's side of a resync: every entry of @leader whose (inode, digest) differs
+ * from @follower's index. */
+static GPtrArray *diff_updates(memdb *leader, memdb *follower)
+{
+    g_autoptr(GBytes) li = memdb_encode_index(leader);
+    g_autoptr(GBytes) fi = memdb_encode_index(follower);
+    gsize ll, fl;
+    const uint8_t *lp = g_bytes_get_data(li, &ll);
+    const uint8_t *fp = g_bytes_get_data(fi, &fl);
+    GPtrArray *ups = g_ptr_array_new_with_free_func((GDestroyNotify)memdb_update_free);
+    for (gsize i = 32; i < ll; i += 40) {
+        bool same = false;
+        for (gsize j = 32; j < fl; j += 40)
+            if (memcmp(lp + i, fp + j, 40) == 0)
+                same = true;
+        if (same)
+            continue;
+        uint64_t inode = 0;
+        memcpy(&inode, lp + i, 8); /* test runs on little-endian hosts */
+        memdb_update *u = g_new0(memdb_update, 1);
+        ck_assert_int_eq(memdb_entry_copy(leader, inode, &u->attr, &u->name, &u->data), 0);
+        g_ptr_array_add(ups, u);
+    }
+    return ups;
+}
+
+START_TEST(test_sync_commit)
+{
+    /* follower: some content of its own, a lock, and a guest */
+    ck_assert_int_eq(memdb_mkdir(fx.m, "priv", 0, 1), 0);
+    ck_assert_int_eq(memdb_mkdir(fx.m, "priv/lock", 0, 1), 0);
+    ck_assert_int_eq(memdb_mkdir(fx.m, "priv/lock/keep", 0, 1), 0);
+    ck_assert_int_eq(memdb_create(fx.m, "mine.cfg", 0, 1), 0);
+    uint8_t lock_csum[32];
+    ck_assert_int_eq(memdb_lock_checksum(fx.m, "priv/lock/keep", lock_csum), 0);
+
+    /* leader: a copy of the follower's database, then more changes */
+    memdb_free(fx.m);
+    g_autofree char *ldb = g_build_filename(fx.dir, "leader.db", NULL);
+    ck_assert_int_eq(test_copy_file(fx.db_path, ldb), 0);
+    g_autoptr(GError) err = NULL;
+    memdb_options opts = {.now = fake_clock};
+    g_autoptr(memdb) leader = memdb_open(ldb, &opts, NULL, &err);
+    ck_assert(leader != NULL);
+    fx.m = open_db();
+    ck_assert_int_eq(memdb_mkdir(leader, "nodes", 7, 2), 0);
+    ck_assert_int_eq(memdb_mkdir(leader, "nodes/n1", 7, 2), 0);
+    ck_assert_int_eq(memdb_mkdir(leader, "nodes/n1/qemu-server", 7, 2), 0);
+    ck_assert_int_eq(memdb_create(leader, "nodes/n1/qemu-server/100.conf", 7, 2), 0);
+    ck_assert_int_eq(W(leader, "nodes/n1/qemu-server/100.conf", "name: x\n", 0, false), 8);
+    ck_assert_int_eq(memdb_delete(leader, "mine.cfg", 7, 3), 0);
+    /* follower diverges with a lower version */
+    ck_assert_int_eq(memdb_create(fx.m, "lost.cfg", 0, 1), 0);
+
+    g_autoptr(GPtrArray) ups = diff_updates(leader, fx.m);
+    g_autoptr(GBytes) lindex = memdb_encode_index(leader);
+    fake_now += 100;
+    memdb_sync_stats stats;
+    ck_assert_int_eq(memdb_sync_commit(fx.m, lindex, ups, &stats, &err), 0);
+    /* mine.cfg was deleted by the leader; lost.cfg got the same inode number as the
+     * leader's "nodes" directory, so it is overwritten: a divergent local change */
+    ck_assert_uint_eq(stats.removed, 1);
+    ck_assert_uint_ge(stats.overwritten, 1);
+    ck_assert(stats.local_changes_lost);
+    memdb_attr gone;
+    ck_assert_int_eq(memdb_lookup_path(fx.m, "lost.cfg", &gone), -ENOENT);
+    uint8_t a[32], b[32];
+    memdb_compute_checksum(leader, a);
+    memdb_compute_checksum(fx.m, b);
+    ck_assert(memcmp(a, b, 32) == 0);
+    g_autofree char *p100 = memdb_vm_config_path(fx.m, 100);
+    ck_assert_str_eq(p100, "nodes/n1/qemu-server/100.conf");
+    /* the lock kept its age across the resync (W6) */
+    fake_now += 21;
+    ck_assert(memdb_lock_expired(fx.m, "priv/lock/keep", lock_csum));
+    /* and the database holds the same tree */
+    reopen();
+    memdb_compute_checksum(fx.m, b);
+    ck_assert(memcmp(a, b, 32) == 0);
+}
+END_TEST
+
+START_TEST(test_sync_commit_mismatch_changes_nothing)
+{
+    ck_assert_int_eq(memdb_create(fx.m, "a", 0, 1), 0);
+    uint8_t before[32], after[32];
+    memdb_compute_checksum(fx.m, before);
+    /* a leader index that claims an entry nobody sent */
+    g_autoptr(GBytes) own = memdb_encode_index(fx.m);
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(own, &len);
+    g_autofree uint8_t *bad = g_memdup2(p, len);
+    bad[32 + 40 + 8] ^= 0xff; /* corrupt the digest of inode 2 */
+    g_autoptr(GBytes) badidx = g_bytes_new(bad, len);
+    g_autoptr(GPtrArray) ups = g_ptr_array_new_with_free_func((GDestroyNotify)memdb_update_free);
+    g_autoptr(GError) err = NULL;
+    ck_assert_int_eq(memdb_sync_commit(fx.m, badidx, ups, NULL, &err), -EINVAL);
+    ck_assert(strstr(err->message, "does not match master index"));
+    memdb_compute_checksum(fx.m, after);
+    ck_assert(memcmp(before, after, 32) == 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("memdb");
@@ -589,6 +693,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_full_disk_keeps_ram_equal_to_disk);
     tcase_add_test(tc, test_paths_helpers);
+    tcase_add_test(tc, test_sync_commit);
+    tcase_add_test(tc, test_sync_commit_mismatch_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
