@@ -29,7 +29,9 @@
 #include "lib/log.h"
 #include "pmxcfs/cfs-fuse.h"
 #include "pmxcfs/cluster.h"
+#include "pmxcfs/confdb.h"
 #include "pmxcfs/ipc.h"
+#include "pmxcfs/kvgroup.h"
 #include "pmxcfs/memdb.h"
 #include "pmxcfs/ops.h"
 #include "pmxcfs/status.h"
@@ -281,6 +283,8 @@ static void write_restart_flag(gid_t gid, bool create)
 typedef struct daemon_ctx {
     cfs_status *status;
     cfs_cluster *cluster;
+    kvgroup *kvgroup; /* cluster mode: the status group */
+    confdb *confdb;   /* cluster mode: cluster information from cmap */
 } daemon_ctx;
 
 static void on_memdb_change(void *user_data, const memdb_change *change)
@@ -485,6 +489,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (ctx.cluster) {
+        ctx.kvgroup = kvgroup_new(ctx.status);
+        cfs_cluster_add_group(ctx.cluster, kvgroup_dfsm(ctx.kvgroup));
+        ctx.confdb = confdb_new(ctx.status, cfs_cluster_context(ctx.cluster));
         cfs_cluster_set_fuse(ctx.cluster, fuse);
         cfs_cluster_start(ctx.cluster);
     }
@@ -509,6 +516,8 @@ int main(int argc, char **argv)
     cfs_fuse_free(fuse);
     if (ctx.cluster) {
         cfs_cluster_stop(ctx.cluster);
+        confdb_free(ctx.confdb);
+        kvgroup_free(ctx.kvgroup);
         cfs_cluster_free(ctx.cluster);
         ctx.cluster = NULL;
     }

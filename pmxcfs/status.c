@@ -406,7 +406,7 @@ static bool ip_set(cfs_status *st, const char *name, const char *address)
  * RRD table, `nodeip` to the node's address, anything else to @kv.  Invalid RRD and
  * `nodeip` values are ignored, like the reference.
  */
-static void route_update(cfs_status *st, const char *name, kvstore_table *kv, const char *key,
+static void route_update(cfs_status *st, const char *name, kvstore_table **kv, const char *key,
                          const void *value, size_t len)
 {
     if (g_str_has_prefix(key, "rrd/")) {
@@ -415,7 +415,9 @@ static void route_update(cfs_status *st, const char *name, kvstore_table *kv, co
         if (is_nodeip_value(value, len) && ip_set(st, name, value))
             clinfo_changed(st);
     } else {
-        kvstore_table_set(kv, key, value, len);
+        if (!*kv)
+            *kv = kvstore_table_new(); /* a node's table is created on first use */
+        kvstore_table_set(*kv, key, value, len);
         st->version_gen++;
     }
 }
@@ -462,7 +464,7 @@ int cfs_status_set(cfs_status *st, const char *key, const void *value, size_t le
         return -ENAMETOOLONG;
     g_autoptr(GArray) pending = pending_new();
     g_mutex_lock(&st->lock);
-    route_update(st, st->nodename, st->kv_local, key, value, len);
+    route_update(st, st->nodename, &st->kv_local, key, value, len);
     queue_update(st, pending, key, value, len);
     g_mutex_unlock(&st->lock);
     pending_send(st, pending);
@@ -538,11 +540,8 @@ static void deliver_update(cfs_status *st, uint32_t nodeid, const void *payload,
     }
     g_mutex_lock(&st->lock);
     status_node *node = g_hash_table_lookup(st->nodes, GUINT_TO_POINTER(nodeid));
-    if (node) {
-        if (!node->kv)
-            node->kv = kvstore_table_new();
-        route_update(st, node->name, node->kv, key, value, vlen);
-    }
+    if (node)
+        route_update(st, node->name, &node->kv, key, value, vlen);
     g_mutex_unlock(&st->lock);
     if (!node)
         g_log(G_LOG_DOMAIN_STATUS, G_LOG_LEVEL_DEBUG,
@@ -624,7 +623,7 @@ void cfs_status_synced(cfs_status *st)
     g_autofree char *ip = g_strdup(stored ? stored : st->local_address);
     if (ip) {
         /* like a local SET_STATUS: our own .members shows the address too */
-        route_update(st, st->nodename, st->kv_local, "nodeip", ip, strlen(ip) + 1);
+        route_update(st, st->nodename, &st->kv_local, "nodeip", ip, strlen(ip) + 1);
         queue_update(st, pending, "nodeip", ip, strlen(ip) + 1);
     }
     g_mutex_unlock(&st->lock);

@@ -310,14 +310,22 @@ START_TEST(test_deliver_rules)
     ck_assert_int_eq(cfs_status_get(st, "pmxb", "kv/x", &v), 0);
     ck_assert_uint_eq(g_bytes_get_size(v), 6);
 
-    /* nodeip of node 2 appears in .members */
+    /* nodeip of node 2 appears in .members, and creates no key/value table for it */
     g_autoptr(GBytes) ip = NULL;
+    g_autoptr(GBytes) ip3 = NULL;
     ck_assert_int_eq(kvstore_update_encode("nodeip", "10.0.0.2", 9, &ip), 0);
     ck_assert_int_eq(cfs_status_deliver(st, 2, false, CFS_KVSTORE_MSG_UPDATE,
                                         g_bytes_get_data(ip, NULL), g_bytes_get_size(ip)),
                      0);
     g_autofree char *m = members(st);
     ck_assert_ptr_nonnull(strstr(m, "\"pmxb\": { \"id\": 2, \"online\": 0, \"ip\": \"10.0.0.2\"}"));
+    ck_assert_int_eq(kvstore_update_encode("nodeip", "10.0.0.3", 9, &ip3), 0);
+    ck_assert_int_eq(cfs_status_deliver(st, 3, false, CFS_KVSTORE_MSG_UPDATE,
+                                        g_bytes_get_data(ip3, NULL), g_bytes_get_size(ip3)),
+                     0);
+    g_autofree char *ver = version(st);
+    ck_assert_ptr_null(strstr(ver, "\"pmxc\""));
+    ck_assert_ptr_nonnull(strstr(ver, "\"pmxb\": {\n\"kv/x\": 0}"));
 
     /* a LOG entry from node 2 is inserted once */
     g_autoptr(GBytes) e = NULL;
