@@ -11,7 +11,8 @@
  * which Perl clients parse; entry order inside objects is ours to choose (sorted, so
  * output is deterministic).  `.version`, `.members` and `.vmlist` are cached: each has
  * a generation counter (or the VM-list version) that every change of its inputs
- * increments, and the text is rebuilt only when the counter moved (W24).
+ * increments, and the text is rebuilt only when the counter moved (W24); so is
+ * `.clusterlog`.
  */
 #include "pmxcfs/status.h"
 
@@ -117,8 +118,10 @@ struct cfs_status {
 
     uint64_t version_gen; /* inputs of .version except the VM-list version */
     uint64_t members_gen; /* inputs of .members */
+    uint64_t log_gen;     /* every change of the cluster log ring */
     cached_text version_cache;
     cached_text members_cache;
+    cached_text log_cache; /* .clusterlog */
     GMutex vmlist_lock;   /* guards vmlist_cache only (generation reads memdb) */
     cached_text vmlist_cache;
 };
@@ -194,6 +197,7 @@ void cfs_status_free(cfs_status *st)
         return;
     cached_text_clear(&st->version_cache);
     cached_text_clear(&st->members_cache);
+    cached_text_clear(&st->log_cache);
     cached_text_clear(&st->vmlist_cache);
     clog_free(st->log);
     kvstore_rrd_free(st->rrd);
@@ -499,6 +503,8 @@ int cfs_status_log(cfs_status *st, uint8_t priority, const char *ident, const ch
     g_mutex_lock(&st->lock);
     int r = clog_add(st->log, (uint32_t)time(NULL), pid, priority, st->nodename, ident, tag, msg,
                      &entry);
+    if (r == 0)
+        st->log_gen++;
     if (r == 0 && st->have_transport)
         pending_add(pending, CFS_KVSTORE_MSG_LOG, entry);
     else if (r == 0)
@@ -552,6 +558,8 @@ static void deliver_log(cfs_status *st, uint32_t nodeid, const void *payload, si
 {
     g_mutex_lock(&st->lock);
     int r = clog_insert(st->log, payload, len);
+    if (r == 0)
+        st->log_gen++;
     g_mutex_unlock(&st->lock);
     if (r == -EINVAL)
         g_log(G_LOG_DOMAIN_STATUS, G_LOG_LEVEL_WARNING,
@@ -585,6 +593,7 @@ GBytes *cfs_status_get_state(cfs_status *st)
 {
     g_mutex_lock(&st->lock);
     GBytes *state = clog_state_get(st->log);
+    st->log_gen++; /* rewritten in sorted order */
     g_mutex_unlock(&st->lock);
     return state;
 }
@@ -609,6 +618,7 @@ void cfs_status_process_states(cfs_status *st, GBytes *const *states, size_t n,
     g_mutex_lock(&st->lock);
     if (local_index < n)
         clog_merge(st->log, states, n, local_index);
+    st->log_gen++;
     rebroadcast_ctx ctx = {.st = st, .pending = pending};
     kvstore_table_foreach(st->kv_local, rebroadcast_one, &ctx);
     g_mutex_unlock(&st->lock);
@@ -803,7 +813,19 @@ GBytes *cfs_status_vmlist_json(cfs_status *st)
 
 GBytes *cfs_status_clusterlog_file(cfs_status *st)
 {
-    return cfs_status_clusterlog_json(st, NULL, CFS_CLOG_DEFAULT_DUMP);
+    g_mutex_lock(&st->lock);
+    cached_text *c = &st->log_cache;
+    if (!c->valid || c->gen != st->log_gen) {
+        cached_text_clear(c);
+        GString *s = g_string_sized_new(8192);
+        clog_dump_json(st->log, s, NULL, CFS_CLOG_DEFAULT_DUMP);
+        c->text = g_string_free_to_bytes(s);
+        c->gen = st->log_gen;
+        c->valid = true;
+    }
+    GBytes *r = g_bytes_ref(c->text);
+    g_mutex_unlock(&st->lock);
+    return r;
 }
 
 GBytes *cfs_status_rrd_dump(cfs_status *st)

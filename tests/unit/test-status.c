@@ -282,6 +282,18 @@ START_TEST(test_cache_by_version)
     g_bytes_unref(v3);
     g_bytes_unref(v4);
     g_bytes_unref(v5);
+
+    GBytes *l1 = cfs_status_clusterlog_file(st);
+    GBytes *l2 = cfs_status_clusterlog_file(st);
+    ck_assert_ptr_eq(l1, l2);
+    ck_assert_int_eq(cfs_status_log(st, 5, "root@pam", "t", 1, "new entry"), 0);
+    GBytes *l3 = cfs_status_clusterlog_file(st);
+    ck_assert_ptr_ne(l1, l3);
+    g_autofree char *ls = str_of(l3);
+    ck_assert_ptr_nonnull(strstr(ls, "new entry"));
+    g_bytes_unref(l1);
+    g_bytes_unref(l2);
+    g_bytes_unref(l3);
 }
 END_TEST
 
