@@ -18,18 +18,18 @@
 #include <string.h>
 
 /* Entry field offsets (spec §11.5). */
-#define E_PREV 0
-#define E_NEXT 4
-#define E_UID 8
-#define E_TIME 12
-#define E_NODE_DIGEST 16
+#define E_PREV         0
+#define E_NEXT         4
+#define E_UID          8
+#define E_TIME         12
+#define E_NODE_DIGEST  16
 #define E_IDENT_DIGEST 24
-#define E_PID 32
-#define E_PRIORITY 36
-#define E_NODE_LEN 37
-#define E_IDENT_LEN 38
-#define E_TAG_LEN 39
-#define E_MSG_LEN 40
+#define E_PID          32
+#define E_PRIORITY     36
+#define E_NODE_LEN     37
+#define E_IDENT_LEN    38
+#define E_TAG_LEN      39
+#define E_MSG_LEN      40
 
 #define FNV_BASIS UINT64_C(0xcbf29ce484222325)
 #define FNV_PRIME UINT64_C(0x100000001b3)
@@ -40,9 +40,9 @@ typedef struct dedup_record {
 } dedup_record;
 
 struct clog {
-    uint8_t *ring;      /* ring_size bytes, wire layout */
+    uint8_t *ring; /* ring_size bytes, wire layout */
     uint32_t ring_size;
-    GHashTable *dedup;  /* uint64 node digest -> dedup_record */
+    GHashTable *dedup; /* uint64 node digest -> dedup_record */
     uint32_t next_uid;
 };
 
@@ -217,9 +217,8 @@ int clog_entry_parse(const void *data, size_t len, clog_entry_info *ret_info)
     return 0;
 }
 
-int clog_entry_pack(uint32_t time, uint32_t uid, uint32_t pid, uint8_t priority,
-                    const char *node, const char *ident, const char *tag, const char *msg,
-                    GBytes **ret_entry)
+int clog_entry_pack(uint32_t time, uint32_t uid, uint32_t pid, uint8_t priority, const char *node,
+                    const char *ident, const char *tag, const char *msg, GBytes **ret_entry)
 {
     if (priority > 7)
         return -EINVAL;
@@ -494,8 +493,8 @@ void clog_merge(clog *cl, GBytes *const *states, size_t n, size_t local_index)
     }
 
     g_autoptr(GArray) taken = g_array_new(FALSE, FALSE, sizeof(sort_item));
-    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-                                                       (GDestroyNotify)g_bytes_unref, NULL);
+    g_autoptr(GHashTable) seen =
+        g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
     GHashTable *dedup = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     uint64_t total = 0;
     uint64_t limit = (uint64_t)cl->ring_size - CFS_CLOG_RING_HEADER - CFS_CLOG_MAX_ENTRY_SIZE;

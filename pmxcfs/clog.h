@@ -60,9 +60,8 @@ char *clog_message_convert(const char *msg, size_t space);
  * converted and cut to fit a 4096-byte entry.  prev/next are 0.  Returns 0 with the
  * entry in @ret_entry (its length is the nominal size), or -EINVAL if @priority > 7.
  */
-int clog_entry_pack(uint32_t time, uint32_t uid, uint32_t pid, uint8_t priority,
-                    const char *node, const char *ident, const char *tag, const char *msg,
-                    GBytes **ret_entry);
+int clog_entry_pack(uint32_t time, uint32_t uid, uint32_t pid, uint8_t priority, const char *node,
+                    const char *ident, const char *tag, const char *msg, GBytes **ret_entry);
 
 /*
  * Validate a received entry (a kvstore LOG payload): at least 48 bytes, exactly its

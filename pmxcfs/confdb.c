@@ -20,8 +20,8 @@
 #include "quorum/cs-error.h"
 
 #define G_LOG_DOMAIN_CONFDB "confdb"
-#define RETRY_MS 1000
-#define NODELIST_PREFIX "nodelist.node."
+#define RETRY_MS            1000
+#define NODELIST_PREFIX     "nodelist.node."
 
 struct confdb {
     cfs_status *status;
@@ -314,8 +314,8 @@ static int connect_cmap(confdb *c)
         return r;
     c->connected = true;
     int32_t flags = CMAP_TRACK_ADD | CMAP_TRACK_DELETE | CMAP_TRACK_MODIFY;
-    r = cs_errno(cmap_track_add(c->handle, NODELIST_PREFIX, flags | CMAP_TRACK_PREFIX, on_change,
-                                c, &c->track_nodes));
+    r = cs_errno(cmap_track_add(c->handle, NODELIST_PREFIX, flags | CMAP_TRACK_PREFIX, on_change, c,
+                                &c->track_nodes));
     if (r == 0)
         r = cs_errno(cmap_track_add(c->handle, "totem.config_version", flags, on_change, c,
                                     &c->track_version));

@@ -77,8 +77,7 @@ void cfs_client_free(cfs_client *c)
 }
 
 /* One send + receive; 0 with the response length, or a transport -errno. */
-static int roundtrip(cfs_client *c, int32_t id, const void *payload, size_t len,
-                     size_t *ret_len)
+static int roundtrip(cfs_client *c, int32_t id, const void *payload, size_t len, size_t *ret_len)
 {
     if (!c->conn)
         return -ENOTCONN;
@@ -87,16 +86,15 @@ static int roundtrip(cfs_client *c, int32_t id, const void *payload, size_t len,
     put32(hdr + 8, (uint32_t)(CFS_IPC_REQUEST_HEADER + len));
     struct iovec iov[2] = {{.iov_base = hdr, .iov_len = sizeof(hdr)},
                            {.iov_base = (void *)payload, .iov_len = len}};
-    ssize_t n = qb_ipcc_sendv_recv(c->conn, iov, len ? 2 : 1, c->buf, c->recv_size,
-                                   c->timeout_ms);
+    ssize_t n = qb_ipcc_sendv_recv(c->conn, iov, len ? 2 : 1, c->buf, c->recv_size, c->timeout_ms);
     if (n < 0)
         return (int)n;
     *ret_len = (size_t)n;
     return 0;
 }
 
-int cfs_client_call(cfs_client *c, int32_t id, const void *payload, size_t len,
-                    int *ret_result, GBytes **ret_data)
+int cfs_client_call(cfs_client *c, int32_t id, const void *payload, size_t len, int *ret_result,
+                    GBytes **ret_data)
 {
     if (CFS_IPC_REQUEST_HEADER + len > c->buffer_size)
         return -EMSGSIZE;
@@ -117,9 +115,9 @@ int cfs_client_call(cfs_client *c, int32_t id, const void *payload, size_t len,
     int result = (int32_t)get32(c->buf + 16);
     *ret_result = result;
     if (ret_data)
-        *ret_data = result == 0 ? g_bytes_new(c->buf + CFS_IPC_RESPONSE_HEADER,
-                                              n - CFS_IPC_RESPONSE_HEADER)
-                                : NULL;
+        *ret_data = result == 0
+                        ? g_bytes_new(c->buf + CFS_IPC_RESPONSE_HEADER, n - CFS_IPC_RESPONSE_HEADER)
+                        : NULL;
     return 0;
 }
 
@@ -190,8 +188,7 @@ int cfs_client_log(cfs_client *c, uint8_t priority, const char *ident, const cha
     return cfs_client_request(c, CFS_IPC_LOG_CLUSTER_MSG, p, len, NULL);
 }
 
-int cfs_client_get_cluster_log(cfs_client *c, uint32_t max, const char *user,
-                               GBytes **ret_json)
+int cfs_client_get_cluster_log(cfs_client *c, uint32_t max, const char *user, GBytes **ret_json)
 {
     const char *u = user ? user : "";
     size_t ul = strlen(u) + 1;
@@ -201,8 +198,7 @@ int cfs_client_get_cluster_log(cfs_client *c, uint32_t max, const char *user,
     return cfs_client_request(c, CFS_IPC_GET_CLUSTER_LOG, p, 16 + ul, ret_json);
 }
 
-int cfs_client_get_guest_property(cfs_client *c, uint32_t vmid, const char *prop,
-                                  GBytes **ret_json)
+int cfs_client_get_guest_property(cfs_client *c, uint32_t vmid, const char *prop, GBytes **ret_json)
 {
     size_t pl = strlen(prop) + 1;
     g_autofree uint8_t *p = g_malloc(4 + pl);
@@ -223,8 +219,7 @@ int cfs_client_get_guest_properties(cfs_client *c, uint32_t vmid, const char *co
     g_byte_array_append(p, head, sizeof(head));
     for (size_t i = 0; i < n_props; i++)
         g_byte_array_append(p, (const guint8 *)props[i], (guint)strlen(props[i]) + 1);
-    return cfs_client_request(c, CFS_IPC_GET_GUEST_CONFIG_PROPERTIES, p->data, p->len,
-                              ret_json);
+    return cfs_client_request(c, CFS_IPC_GET_GUEST_CONFIG_PROPERTIES, p->data, p->len, ret_json);
 }
 
 int cfs_client_verify_token(cfs_client *c, const char *token)

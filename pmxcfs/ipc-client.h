@@ -41,8 +41,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(cfs_client, cfs_client_free)
  * or a negative transport error (-ETIMEDOUT, -ENOTCONN, -EBADMSG for a malformed
  * response, ...).
  */
-int cfs_client_call(cfs_client *c, int32_t id, const void *payload, size_t len,
-                    int *ret_result, GBytes **ret_data);
+int cfs_client_call(cfs_client *c, int32_t id, const void *payload, size_t len, int *ret_result,
+                    GBytes **ret_data);
 
 /* The same, with the server's error and transport errors folded into one -errno. */
 int cfs_client_request(cfs_client *c, int32_t id, const void *payload, size_t len,
@@ -62,8 +62,7 @@ int cfs_client_get_config(cfs_client *c, const char *path, GBytes **ret_data);
 int cfs_client_log(cfs_client *c, uint8_t priority, const char *ident, const char *tag,
                    const char *msg);
 /* GET_CLUSTER_LOG: at most @max entries (0 = 50), of @user only if non-empty. */
-int cfs_client_get_cluster_log(cfs_client *c, uint32_t max, const char *user,
-                               GBytes **ret_json);
+int cfs_client_get_cluster_log(cfs_client *c, uint32_t max, const char *user, GBytes **ret_json);
 /* GET_GUEST_CONFIG_PROPERTY: one property of guest @vmid (0 = all guests). */
 int cfs_client_get_guest_property(cfs_client *c, uint32_t vmid, const char *prop,
                                   GBytes **ret_json);

@@ -69,8 +69,8 @@ static int req_get_config(const cfs_ipc_config *cfg, const cfs_ipc_client *clien
 {
     if (size <= CFS_IPC_REQUEST_HEADER)
         return -EINVAL;
-    g_autofree char *raw = g_strndup((const char *)req + CFS_IPC_REQUEST_HEADER,
-                                     size - CFS_IPC_REQUEST_HEADER - 1);
+    g_autofree char *raw =
+        g_strndup((const char *)req + CFS_IPC_REQUEST_HEADER, size - CFS_IPC_REQUEST_HEADER - 1);
     g_autofree char *path = path_normalise(raw);
     if (client->read_only && memdb_path_is_private(path))
         return -EPERM;
@@ -294,8 +294,8 @@ static int req_guest_property(const cfs_ipc_config *cfg, const uint8_t *req, siz
         return r;
     if (size <= CFS_IPC_GUEST_PROPS)
         return -EINVAL;
-    g_autofree char *prop = g_strndup((const char *)req + CFS_IPC_GUEST_PROPS,
-                                      size - CFS_IPC_GUEST_PROPS - 1);
+    g_autofree char *prop =
+        g_strndup((const char *)req + CFS_IPC_GUEST_PROPS, size - CFS_IPC_GUEST_PROPS - 1);
     char *props[] = {prop};
     return guest_properties(cfg, vmid, props, 1, ret_data);
 }
@@ -329,8 +329,8 @@ static int req_guest_properties(const cfs_ipc_config *cfg, const uint8_t *req, s
     return guest_properties(cfg, vmid, (char *const *)props->pdata, props->len, ret_data);
 }
 
-int cfs_ipc_handle(const cfs_ipc_config *cfg, const cfs_ipc_client *client,
-                   const void *request, size_t size, GBytes **ret_data)
+int cfs_ipc_handle(const cfs_ipc_config *cfg, const cfs_ipc_client *client, const void *request,
+                   size_t size, GBytes **ret_data)
 {
     const uint8_t *req = request;
     *ret_data = NULL;

@@ -26,8 +26,8 @@
 typedef struct cfs_ipc_config {
     const char *service; /* NULL = CFS_IPC_SERVICE ("pve2") */
     gid_t www_data_gid;
-    memdb *memdb;        /* borrowed */
-    cfs_status *status;  /* borrowed */
+    memdb *memdb;       /* borrowed */
+    cfs_status *status; /* borrowed */
 } cfs_ipc_config;
 
 /* Who sent a request. */
@@ -48,8 +48,8 @@ int cfs_ipc_accept_check(uid_t uid, gid_t gid, gid_t www_data_gid, bool *ret_rea
  * spec §12.4 (-ECHRNG for unknown ids, -EINVAL for wrong sizes or missing NULs, -EPERM
  * for writes of read-only clients, ...).  Does not apply the response size limit.
  */
-int cfs_ipc_handle(const cfs_ipc_config *config, const cfs_ipc_client *client,
-                   const void *request, size_t size, GBytes **ret_data);
+int cfs_ipc_handle(const cfs_ipc_config *config, const cfs_ipc_client *client, const void *request,
+                   size_t size, GBytes **ret_data);
 
 typedef struct cfs_ipc cfs_ipc;
 

@@ -13,7 +13,7 @@
 
 #include "pmxcfs/cfs-limits.h"
 
-#define KVSTORE_GROUP "pve_kvstore_v1"
+#define KVSTORE_GROUP    "pve_kvstore_v1"
 #define KVSTORE_PROTOCOL 0
 
 struct kvgroup {

@@ -55,8 +55,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(kvstore_rrd, kvstore_rrd_free)
  * Store the value received for `rrd/<key>` at @now.  The value must be NUL-terminated
  * and shorter than CFS_MAX_RRD_VALUE bytes, else -EINVAL (the caller ignores it).
  */
-int kvstore_rrd_set(kvstore_rrd *r, const char *key, const void *value, size_t len,
-                    int64_t now);
+int kvstore_rrd_set(kvstore_rrd *r, const char *key, const void *value, size_t len, int64_t now);
 /*
  * The dump: one `<key>:<value>\n` line per value younger than 300 s (older ones are
  * dropped now), keys sorted.  Reused for 2 s unless a value was set in between.

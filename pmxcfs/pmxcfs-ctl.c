@@ -166,7 +166,7 @@ static int cmd_set_status(cfs_client *c, int argc, char **argv)
 
 static int parse_priority(const char *s)
 {
-    static const char *const names[] = {"emerg",  "alert", "crit", "err",
+    static const char *const names[] = {"emerg",   "alert",  "crit", "err",
                                         "warning", "notice", "info", "debug"};
     for (int i = 0; i < 8; i++)
         if (g_ascii_strcasecmp(s, names[i]) == 0)
@@ -182,8 +182,8 @@ static int cmd_log(cfs_client *c, int argc, char **argv)
 {
     char *pri = NULL, *ident = NULL, *tag = NULL;
     GOptionEntry entries[] = {
-        {"priority", 'p', 0, G_OPTION_ARG_STRING, &pri, "Syslog priority 0-7 or name (default info)",
-         "PRI"},
+        {"priority", 'p', 0, G_OPTION_ARG_STRING, &pri,
+         "Syslog priority 0-7 or name (default info)", "PRI"},
         {"ident", 'i', 0, G_OPTION_ARG_STRING, &ident, "User of the entry (default root@pam)",
          "USER"},
         {"tag", 't', 0, G_OPTION_ARG_STRING, &tag, "Tag of the entry (default pmxcfs-ctl)", "TAG"},

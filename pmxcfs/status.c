@@ -74,7 +74,6 @@ static const char *const observed_paths[] = {
 };
 #define OBSERVED_COUNT G_N_ELEMENTS(observed_paths)
 
-
 /* One configured node (spec §11.3). */
 typedef struct status_node {
     char *name;
@@ -102,12 +101,12 @@ struct cfs_status {
     GHashTable *observed_index; /* path -> index + 1 (immutable after creation) */
     memdb *memdb;
 
-    char *local_address;      /* resolved at start-up */
+    char *local_address; /* resolved at start-up */
     bool have_clinfo;
     char *cluster_name;
     uint64_t config_version;
-    GHashTable *nodes;        /* node id -> status_node */
-    GHashTable *ips;          /* node name -> address (`nodeip`) */
+    GHashTable *nodes; /* node id -> status_node */
+    GHashTable *ips;   /* node name -> address (`nodeip`) */
 
     kvstore_table *kv_local;
     kvstore_rrd *rrd;
@@ -122,7 +121,7 @@ struct cfs_status {
     cached_text version_cache;
     cached_text members_cache;
     cached_text log_cache; /* .clusterlog */
-    GMutex vmlist_lock;   /* guards vmlist_cache only (generation reads memdb) */
+    GMutex vmlist_lock;    /* guards vmlist_cache only (generation reads memdb) */
     cached_text vmlist_cache;
 };
 
@@ -291,9 +290,8 @@ void cfs_status_set_local_address(cfs_status *st, const char *address)
     g_mutex_unlock(&st->lock);
 }
 
-void cfs_status_set_cluster_info(cfs_status *st, const char *cluster_name,
-                                 uint64_t config_version, const cfs_status_node *nodes,
-                                 size_t n_nodes)
+void cfs_status_set_cluster_info(cfs_status *st, const char *cluster_name, uint64_t config_version,
+                                 const cfs_status_node *nodes, size_t n_nodes)
 {
     GHashTable *fresh =
         g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, status_node_free);
@@ -453,8 +451,7 @@ static void pending_send(cfs_status *st, GArray *pending)
         int r = t.send(t.user_data, m->subtype, data, len);
         if (r < 0)
             g_log(G_LOG_DOMAIN_STATUS, G_LOG_LEVEL_DEBUG,
-                  "unable to send kvstore message (subtype %u): %s", m->subtype,
-                  g_strerror(-r));
+                  "unable to send kvstore message (subtype %u): %s", m->subtype, g_strerror(-r));
     }
 }
 
@@ -582,8 +579,7 @@ int cfs_status_deliver(cfs_status *st, uint32_t nodeid, bool from_self, uint16_t
         break;
     default:
         g_log(G_LOG_DOMAIN_STATUS, G_LOG_LEVEL_WARNING,
-              "received unknown kvstore message type %u from node %u, ignoring", subtype,
-              nodeid);
+              "received unknown kvstore message type %u from node %u, ignoring", subtype, nodeid);
         break;
     }
     return 0;
@@ -611,8 +607,7 @@ static void rebroadcast_one(const char *key, GBytes *value, void *user_data)
     queue_update(ctx->st, ctx->pending, key, data, len);
 }
 
-void cfs_status_process_states(cfs_status *st, GBytes *const *states, size_t n,
-                               size_t local_index)
+void cfs_status_process_states(cfs_status *st, GBytes *const *states, size_t n, size_t local_index)
 {
     g_autoptr(GArray) pending = pending_new();
     g_mutex_lock(&st->lock);

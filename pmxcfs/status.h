@@ -76,9 +76,8 @@ void cfs_status_set_local_address(cfs_status *st, const char *address);
  * node ids.  Online flags and key/value tables of node ids that still exist are kept;
  * the others are dropped.  Increments the cluster-info version.
  */
-void cfs_status_set_cluster_info(cfs_status *st, const char *cluster_name,
-                                 uint64_t config_version, const cfs_status_node *nodes,
-                                 size_t n_nodes);
+void cfs_status_set_cluster_info(cfs_status *st, const char *cluster_name, uint64_t config_version,
+                                 const cfs_status_node *nodes, size_t n_nodes);
 /* Forget the cluster information (`.members` without the cluster part again). */
 void cfs_status_clear_cluster_info(cfs_status *st);
 uint64_t cfs_status_clinfo_version(cfs_status *st);
@@ -141,8 +140,7 @@ GBytes *cfs_status_get_state(cfs_status *st);
  * All states arrived (member order; @states[@local_index] is ours): merge the cluster
  * logs, then re-broadcast every entry of the local key/value table.
  */
-void cfs_status_process_states(cfs_status *st, GBytes *const *states, size_t n,
-                               size_t local_index);
+void cfs_status_process_states(cfs_status *st, GBytes *const *states, size_t n, size_t local_index);
 /* The group reached SYNCED: broadcast `nodeip` (stored or resolved address + NUL). */
 void cfs_status_synced(cfs_status *st);
 

@@ -106,8 +106,7 @@ static int run_echo(const char *service)
 /* clients */
 
 /* One client process: wait for the go byte, loop until the deadline, report the count. */
-static void client_loop(const char *service, const char *req, double secs, int go_fd,
-                        int out_fd)
+static void client_loop(const char *service, const char *req, double secs, int go_fd, int out_fd)
 {
     cfs_client *c = NULL;
     int r = cfs_client_connect(service, 0, 10000, &c);

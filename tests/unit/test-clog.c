@@ -76,9 +76,8 @@ END_TEST
 START_TEST(test_entry_layout)
 {
     GBytes *e = NULL;
-    ck_assert_int_eq(clog_entry_pack(1700000100, 7, 1234, 5, "pmxa", "root@pam", "cluster",
-                                     "hello log", &e),
-                     0);
+    ck_assert_int_eq(
+        clog_entry_pack(1700000100, 7, 1234, 5, "pmxa", "root@pam", "cluster", "hello log", &e), 0);
     gsize len;
     const uint8_t *b = g_bytes_get_data(e, &len);
     /* 48 + "pmxa\0" 5 + "root@pam\0" 9 + "cluster\0" 8 + "hello log\0" 10 */
@@ -121,10 +120,10 @@ START_TEST(test_entry_validation)
     memcpy(b, orig, len);
 
     ck_assert_int_eq(clog_entry_parse(b, len, NULL), 0);
-    ck_assert_int_eq(clog_entry_parse(b, 47, NULL), -EINVAL);        /* below the minimum */
-    ck_assert_int_eq(clog_entry_parse(b, len - 1, NULL), -EINVAL);   /* shorter than nominal */
-    ck_assert_int_eq(clog_entry_parse(b, len + 8, NULL), -EINVAL);   /* longer than nominal */
-    b[44 + 4] = 'x'; /* the node's NUL */
+    ck_assert_int_eq(clog_entry_parse(b, 47, NULL), -EINVAL);      /* below the minimum */
+    ck_assert_int_eq(clog_entry_parse(b, len - 1, NULL), -EINVAL); /* shorter than nominal */
+    ck_assert_int_eq(clog_entry_parse(b, len + 8, NULL), -EINVAL); /* longer than nominal */
+    b[44 + 4] = 'x';                                               /* the node's NUL */
     ck_assert_int_eq(clog_entry_parse(b, len, NULL), -EINVAL);
     b[44 + 4] = 0;
     b[len - 5] = 'x'; /* the message's NUL */
@@ -170,9 +169,8 @@ START_TEST(test_message_conversion)
     ck_assert_uint_le(g_bytes_get_size(entry), CFS_CLOG_MAX_ENTRY_SIZE);
     ck_assert_uint_ge(g_bytes_get_size(entry), CFS_CLOG_MAX_ENTRY_SIZE - 16);
     clog_entry_info info;
-    ck_assert_int_eq(clog_entry_parse(g_bytes_get_data(entry, NULL), g_bytes_get_size(entry),
-                                      &info),
-                     0);
+    ck_assert_int_eq(
+        clog_entry_parse(g_bytes_get_data(entry, NULL), g_bytes_get_size(entry), &info), 0);
     ck_assert_int_eq(strlen(info.msg) % 2, 0); /* never half an escape */
 }
 END_TEST
@@ -204,10 +202,10 @@ START_TEST(test_ring_layout)
     const uint8_t *r = g_bytes_get_data(state, &len);
     ck_assert_uint_eq(len, CFS_CLOG_RING_SIZE);
     ck_assert_uint_eq(le32(r), CFS_CLOG_RING_SIZE);
-    ck_assert_uint_eq(le32(r + 4), 8 + 72); /* cpos: the second entry */
-    ck_assert_uint_eq(le32(r + 8), 0);      /* first: prev none */
-    ck_assert_uint_eq(le32(r + 12), 80);    /* first: next = 8 + 72 */
-    ck_assert_uint_eq(le32(r + 80), 8);     /* second: prev = first */
+    ck_assert_uint_eq(le32(r + 4), 8 + 72);   /* cpos: the second entry */
+    ck_assert_uint_eq(le32(r + 8), 0);        /* first: prev none */
+    ck_assert_uint_eq(le32(r + 12), 80);      /* first: next = 8 + 72 */
+    ck_assert_uint_eq(le32(r + 80), 8);       /* second: prev = first */
     ck_assert_uint_eq(le32(r + 84), 80 + 80); /* 74 bytes aligned to 80 */
     ck_assert_uint_eq(le32(r + 80 + 8), 2);
     ck_assert_uint_eq(clog_count(cl), 2);
@@ -270,7 +268,7 @@ START_TEST(test_dedup)
     g_autoptr(clog) cl = clog_new(CFS_CLOG_RING_SIZE);
     g_autoptr(GBytes) e = pack(100, 5, "pmxa", "m");
     ck_assert_int_eq(insert(cl, e), 0);
-    ck_assert_int_eq(insert(cl, e), -EEXIST);                     /* replay */
+    ck_assert_int_eq(insert(cl, e), -EEXIST);                       /* replay */
     ck_assert_int_eq(insert_new(cl, 100, 4, "pmxa", "m"), -EEXIST); /* same time, lower uid */
     ck_assert_int_eq(insert_new(cl, 99, 9, "pmxa", "m"), -EEXIST);  /* older */
     ck_assert_int_eq(insert_new(cl, 100, 6, "pmxa", "m"), 0);       /* same time, higher uid */
@@ -349,8 +347,7 @@ START_TEST(test_merge)
     const char *order[] = {"a-new", "local", "b-mid", "shared", "a-old"};
     for (guint i = 0; i < 5; i++)
         ck_assert_str_eq(
-            json_object_get_string_member(json_array_get_object_element(arr, i), "msg"),
-            order[i]);
+            json_object_get_string_member(json_array_get_object_element(arr, i), "msg"), order[i]);
     /* the dedup table was replaced by the merge's: replays are dropped */
     ck_assert_int_eq(insert(local, shared), -EEXIST);
     ck_assert_int_eq(insert_new(local, 300, 3, "pmxa", "a-new"), -EEXIST);
@@ -432,12 +429,11 @@ START_TEST(test_dump_format)
     ck_assert_str_eq(empty, "{\n\"data\": [\n]\n}\n");
 
     GBytes *e1 = NULL, *e2 = NULL;
-    ck_assert_int_eq(clog_entry_pack(1700000000, 1, 1234, 6, "pmxa", "root@pam", "cluster",
-                                     "hello log", &e1),
-                     0);
-    ck_assert_int_eq(clog_entry_pack(1700000100, 2, 99, 3, "pmxa", "admin@pve", "task",
-                                     "second", &e2),
-                     0);
+    ck_assert_int_eq(
+        clog_entry_pack(1700000000, 1, 1234, 6, "pmxa", "root@pam", "cluster", "hello log", &e1),
+        0);
+    ck_assert_int_eq(
+        clog_entry_pack(1700000100, 2, 99, 3, "pmxa", "admin@pve", "task", "second", &e2), 0);
     ck_assert_int_eq(insert(cl, e1), 0);
     ck_assert_int_eq(insert(cl, e2), 0);
     g_autofree char *all = dump(cl, NULL, 0);
@@ -496,8 +492,7 @@ START_TEST(test_dump_escaping)
     ck_assert_str_eq(json_object_get_string_member(ours, "node"), "no\"de");
     ck_assert_str_eq(json_object_get_string_member(ours, "user"), "us\\er");
     ck_assert_str_eq(json_object_get_string_member(ours, "tag"), "t\tag");
-    ck_assert_str_eq(json_object_get_string_member(ours, "msg"),
-                     "back\\slash \"q\" \xc3\xa9#010");
+    ck_assert_str_eq(json_object_get_string_member(ours, "msg"), "back\\slash \"q\" \xc3\xa9#010");
 }
 END_TEST
 

@@ -149,8 +149,8 @@ END_TEST
 
 START_TEST(test_header_only_requests)
 {
-    const int32_t ids[] = {CFS_IPC_GET_FS_VERSION, CFS_IPC_GET_CLUSTER_INFO,
-                           CFS_IPC_GET_GUEST_LIST, CFS_IPC_GET_RRD_DUMP};
+    const int32_t ids[] = {CFS_IPC_GET_FS_VERSION, CFS_IPC_GET_CLUSTER_INFO, CFS_IPC_GET_GUEST_LIST,
+                           CFS_IPC_GET_RRD_DUMP};
     for (size_t i = 0; i < G_N_ELEMENTS(ids); i++) {
         g_autoptr(GBytes) b = NULL;
         ck_assert_int_eq(call(ids[i], NULL, 0, &b), 0);
@@ -207,9 +207,8 @@ START_TEST(test_set_get_status)
     /* read-only clients cannot set */
     ck_assert_int_eq(call_as(&www_client, CFS_IPC_SET_STATUS, p->data, p->len, NULL), -EPERM);
     g_autoptr(GBytes) v3 = NULL;
-    ck_assert_int_eq(call_as(&www_client, CFS_IPC_GET_STATUS, (uint8_t[512]){'k', 'v', '/', 't',
-                                                                             'e', 's', 't'},
-                             512, &v3),
+    ck_assert_int_eq(call_as(&www_client, CFS_IPC_GET_STATUS,
+                             (uint8_t[512]){'k', 'v', '/', 't', 'e', 's', 't'}, 512, &v3),
                      0);
     /* sizes */
     ck_assert_int_eq(call(CFS_IPC_SET_STATUS, p->data, 255, NULL), -EINVAL);
@@ -280,8 +279,7 @@ START_TEST(test_get_config)
 
     /* private paths: root reads, www-data gets EPERM (before ENOENT) */
     ck_assert_int_eq(call(CFS_IPC_GET_CONFIG, "priv/shadow.cfg", 16, NULL), 0);
-    ck_assert_int_eq(call_as(&www_client, CFS_IPC_GET_CONFIG, "priv/shadow.cfg", 16, NULL),
-                     -EPERM);
+    ck_assert_int_eq(call_as(&www_client, CFS_IPC_GET_CONFIG, "priv/shadow.cfg", 16, NULL), -EPERM);
     ck_assert_int_eq(call_as(&www_client, CFS_IPC_GET_CONFIG, "//priv///shadow.cfg", 20, NULL),
                      -EPERM);
     ck_assert_int_eq(call_as(&www_client, CFS_IPC_GET_CONFIG, "/priv/none", 11, NULL), -EPERM);
@@ -317,16 +315,14 @@ static JsonArray *log_entries(JsonParser *parser, const char *user, uint32_t max
     ck_assert_int_eq(call(CFS_IPC_GET_CLUSTER_LOG, p, 16 + ulen, &b), 0);
     g_autofree char *s = str_of(b);
     ck_assert(json_parser_load_from_data(parser, s, -1, NULL));
-    return json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)),
-                                        "data");
+    return json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "data");
 }
 
 START_TEST(test_log)
 {
     g_autoptr(GByteArray) p = log_payload(3, "admin@pve", "task", "it \"works\"");
     ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, p->data, p->len, NULL), 0);
-    ck_assert_int_eq(call_as(&www_client, CFS_IPC_LOG_CLUSTER_MSG, p->data, p->len, NULL),
-                     -EPERM);
+    ck_assert_int_eq(call_as(&www_client, CFS_IPC_LOG_CLUSTER_MSG, p->data, p->len, NULL), -EPERM);
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonArray *a = log_entries(parser, NULL, 0);
     ck_assert_uint_eq(json_array_get_length(a), 2); /* ours and "starting cluster log" */
@@ -344,20 +340,17 @@ START_TEST(test_log)
     ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, nomsg->data, nomsg->len - 1, NULL), -EINVAL);
     ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, nomsg->data, nomsg->len, NULL), 0);
     g_autoptr(GByteArray) unterminated = log_payload(3, "a", "b", "msg");
-    ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, unterminated->data, unterminated->len - 1,
-                          NULL),
+    ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, unterminated->data, unterminated->len - 1, NULL),
                      -EINVAL);
     g_autoptr(GByteArray) bad_ident = log_payload(3, "abc", "t", "msg");
     bad_ident->data[3 + 3] = 'x'; /* ident's NUL */
-    ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, bad_ident->data, bad_ident->len, NULL),
-                     -EINVAL);
+    ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, bad_ident->data, bad_ident->len, NULL), -EINVAL);
     g_autoptr(GByteArray) bad_tag = log_payload(3, "abc", "t", "msg");
     bad_tag->data[3 + 4 + 1] = 'x'; /* tag's NUL */
     ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, bad_tag->data, bad_tag->len, NULL), -EINVAL);
     g_autoptr(GByteArray) too_long = log_payload(3, "abc", "t", "m");
     too_long->data[1] = 200; /* ident length beyond the request */
-    ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, too_long->data, too_long->len, NULL),
-                     -EINVAL);
+    ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, too_long->data, too_long->len, NULL), -EINVAL);
     g_autoptr(GByteArray) zero = log_payload(3, "abc", "t", "m");
     zero->data[1] = 0;
     ck_assert_int_eq(call(CFS_IPC_LOG_CLUSTER_MSG, zero->data, zero->len, NULL), -EINVAL);
@@ -450,7 +443,8 @@ START_TEST(test_guest_properties)
     ck_assert_str_eq(a, "{\n\"100\":{\"lock\": \"backup\"}\n}\n");
     g_autofree char *all = NULL;
     ck_assert_int_eq(prop11(0, "lock", 5, &all), 0);
-    ck_assert_str_eq(all, "{\n\"100\":{\"lock\": \"backup\"},\n\"101\":{\"lock\": \"migrate\"}\n}\n");
+    ck_assert_str_eq(all,
+                     "{\n\"100\":{\"lock\": \"backup\"},\n\"101\":{\"lock\": \"migrate\"}\n}\n");
     g_autofree char *none = NULL;
     ck_assert_int_eq(prop11(0, "absent", 7, &none), 0);
     ck_assert_str_eq(none, "{\n\n}\n");
@@ -475,13 +469,13 @@ START_TEST(test_guest_properties)
 
     ck_assert_int_eq(prop13(50, 1, "lock", 5, NULL), -EINVAL);
     ck_assert_int_eq(prop13(300, 1, "lock", 5, NULL), -ENOENT);
-    ck_assert_int_eq(prop13(0, 0, "lock", 5, NULL), -EINVAL);      /* num_props 0 */
-    ck_assert_int_eq(prop13(0, 1, "l", 1, NULL), -EINVAL);         /* at most 1 byte */
-    ck_assert_int_eq(prop13(0, 1, "lock", 4, NULL), -EINVAL);      /* unterminated */
-    ck_assert_int_eq(prop13(0, 2, "lock", 5, NULL), -EINVAL);      /* fewer than announced */
-    ck_assert_int_eq(prop13(0, 1, "lock\0x", 7, NULL), -EINVAL);   /* bytes left over */
-    ck_assert_int_eq(prop13(0, 2, "lock\0\0", 6, NULL), -EINVAL);  /* empty property */
-    ck_assert_int_eq(prop13(0, 1, "Lock", 5, NULL), -EINVAL);      /* not a-z first */
+    ck_assert_int_eq(prop13(0, 0, "lock", 5, NULL), -EINVAL);     /* num_props 0 */
+    ck_assert_int_eq(prop13(0, 1, "l", 1, NULL), -EINVAL);        /* at most 1 byte */
+    ck_assert_int_eq(prop13(0, 1, "lock", 4, NULL), -EINVAL);     /* unterminated */
+    ck_assert_int_eq(prop13(0, 2, "lock", 5, NULL), -EINVAL);     /* fewer than announced */
+    ck_assert_int_eq(prop13(0, 1, "lock\0x", 7, NULL), -EINVAL);  /* bytes left over */
+    ck_assert_int_eq(prop13(0, 2, "lock\0\0", 6, NULL), -EINVAL); /* empty property */
+    ck_assert_int_eq(prop13(0, 1, "Lock", 5, NULL), -EINVAL);     /* not a-z first */
     ck_assert_int_eq(prop13(0, 1, "1ock", 5, NULL), -EINVAL);
     ck_assert_int_eq(call(CFS_IPC_GET_GUEST_CONFIG_PROPERTIES, "\0\0\0\0", 4, NULL), -EINVAL);
 }
@@ -593,8 +587,8 @@ START_TEST(test_fuzz_requests)
             /* mostly real ids; plausible sizes around the interesting boundaries */
             put32(buf, (uint32_t)g_rand_int_range(rand, -2, 16));
             if (g_rand_boolean(rand)) {
-                static const size_t edges[] = {16, 17, 19, 20, 21, 22, 32, 33, 271, 272, 273,
-                                               527, 528, 529};
+                static const size_t edges[] = {16, 17,  19,  20,  21,  22,  32,
+                                               33, 271, 272, 273, 527, 528, 529};
                 size = edges[g_rand_int_range(rand, 0, G_N_ELEMENTS(edges))];
             }
             if (g_rand_int_range(rand, 0, 4) == 0 && size > 16)

@@ -181,7 +181,8 @@ START_TEST(test_version_kvstore_section)
     g_autoptr(cfs_status) st = cfs_status_new("pmxa", fx.m);
     cfs_status_bump_all(st);
     g_autofree char *v0 = version(st);
-    ck_assert(g_str_has_suffix(v0, "\"mapping/usb.cfg\": 1,\n\"kvstore\": {\n\"pmxa\": {\n}\n}\n}\n"));
+    ck_assert(
+        g_str_has_suffix(v0, "\"mapping/usb.cfg\": 1,\n\"kvstore\": {\n\"pmxa\": {\n}\n}\n}\n"));
     ck_assert(g_str_has_prefix(v0, "{\n\"starttime\": "));
 
     cfs_status_set_cluster_info(st, "c", 1, three_nodes, 3);
