@@ -436,6 +436,13 @@ int dfsm_send_update_complete(dfsm *d)
 /* ---------------------------------------------------------------------------------- */
 /* leaving */
 
+/* The CPG group name; its length includes the NUL (spec §10.1). */
+static void group_name(dfsm *d, struct cpg_name *ret)
+{
+    ret->length = (uint32_t)strlen(d->group_name) + 1;
+    memcpy(ret->value, d->group_name, ret->length);
+}
+
 static void dfsm_leave(dfsm *d, const char *why)
 {
     if (why)
@@ -445,8 +452,7 @@ static void dfsm_leave(dfsm *d, const char *why)
     slots_release_all(d, -EBUSY);
     if (d->joined && d->have_handle) {
         struct cpg_name name;
-        name.length = (uint32_t)strlen(d->group_name) + 1;
-        memcpy(name.value, d->group_name, name.length);
+        group_name(d, &name);
         cpg_leave(d->handle, &name);
     }
 }
@@ -894,6 +900,47 @@ void dfsm_free(dfsm *d)
     g_free(d);
 }
 
+/* Create the CPG handle if there is none yet. */
+static int dfsm_connect(dfsm *d)
+{
+    if (d->have_handle)
+        return 0;
+    cpg_model_v1_data_t model = {
+        .model = CPG_MODEL_V1,
+        .cpg_deliver_fn = cpg_deliver_cb,
+        .cpg_confchg_fn = cpg_confchg_cb,
+        .cpg_totem_confchg_fn = NULL,
+        .flags = 0,
+    };
+    int r = cs_errno(
+        cpg_model_initialize(&d->handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, d));
+    if (r < 0)
+        return r == -EAGAIN ? -EAGAIN : -ENOTCONN;
+    d->have_handle = true;
+    unsigned int nodeid = 0;
+    if (cs_errno(cpg_local_get(d->handle, &nodeid)) < 0 ||
+        cs_errno(cpg_fd_get(d->handle, &d->fd)) < 0) {
+        finalize_handle(d);
+        return -ENOTCONN;
+    }
+    d->nodeid = nodeid;
+    return 0;
+}
+
+/* Join the group, retrying TRY_AGAIN a bounded number of times. */
+static int dfsm_join(dfsm *d)
+{
+    struct cpg_name name;
+    group_name(d, &name);
+    int r = -EAGAIN;
+    for (int i = 0; i < DFSM_TRY_AGAIN_RETRIES && r == -EAGAIN; i++) {
+        r = cs_errno(cpg_join(d->handle, &name));
+        if (r == -EAGAIN)
+            g_usleep(DFSM_TRY_AGAIN_SLEEP_US);
+    }
+    return r;
+}
+
 int dfsm_initialize(dfsm *d)
 {
     if (d->mode == DFSM_MODE_ERROR || d->mode == DFSM_MODE_VERSION_ERROR)
@@ -906,39 +953,19 @@ int dfsm_initialize(dfsm *d)
     d->mode = DFSM_MODE_START;
     LOG_NOTICE(d, "%s", dfsm_mode_name(DFSM_MODE_START));
 
-    int r;
-    if (!d->have_handle) {
-        cpg_model_v1_data_t model = {
-            .model = CPG_MODEL_V1,
-            .cpg_deliver_fn = cpg_deliver_cb,
-            .cpg_confchg_fn = cpg_confchg_cb,
-            .cpg_totem_confchg_fn = NULL,
-            .flags = 0,
-        };
-        r = cs_errno(cpg_model_initialize(&d->handle, CPG_MODEL_V1, (cpg_model_data_t *)&model,
-                                          d));
-        if (r < 0)
-            return r == -EAGAIN ? -EAGAIN : -ENOTCONN;
-        d->have_handle = true;
-        unsigned int nodeid = 0;
-        if ((r = cs_errno(cpg_local_get(d->handle, &nodeid))) < 0 ||
-            (r = cs_errno(cpg_fd_get(d->handle, &d->fd))) < 0) {
+    int r = -EEXIST;
+    for (int attempt = 0; attempt < 2 && r == -EEXIST; attempt++) {
+        if (attempt > 0) {
+            /* corosync 3.1 refuses a second join on a handle that left the group
+             * (CS_ERR_EXIST): start over with a fresh handle. */
             finalize_handle(d);
-            return -ENOTCONN;
         }
-        d->nodeid = nodeid;
-    }
-
-    struct cpg_name name;
-    name.length = (uint32_t)strlen(d->group_name) + 1; /* NUL included (spec §10.1) */
-    memcpy(name.value, d->group_name, name.length);
-    r = -EAGAIN;
-    for (int i = 0; i < DFSM_TRY_AGAIN_RETRIES && r == -EAGAIN; i++) {
-        r = cs_errno(cpg_join(d->handle, &name));
-        if (r == -EAGAIN)
-            g_usleep(100000 / 10);
+        if ((r = dfsm_connect(d)) < 0)
+            return r;
+        r = dfsm_join(d);
     }
     if (r < 0) {
+        LOG_WARN(d, "cpg_join failed: %s", g_strerror(-r));
         if (cs_errno_is_disconnect(r))
             finalize_handle(d);
         return r;
@@ -969,8 +996,7 @@ int dfsm_dispatch(dfsm *d)
     /* after an event: leave the group when in an error mode */
     if (mode_is_error(d->mode) && d->joined) {
         struct cpg_name name;
-        name.length = (uint32_t)strlen(d->group_name) + 1;
-        memcpy(name.value, d->group_name, name.length);
+        group_name(d, &name);
         cpg_leave(d->handle, &name);
     }
     return 0;
@@ -987,8 +1013,7 @@ void dfsm_finalize(dfsm *d)
 {
     if (d->have_handle && d->joined) {
         struct cpg_name name;
-        name.length = (uint32_t)strlen(d->group_name) + 1;
-        memcpy(name.value, d->group_name, name.length);
+        group_name(d, &name);
         cpg_leave(d->handle, &name);
     }
     finalize_handle(d);

@@ -60,6 +60,7 @@ typedef struct options {
     char *nodename;
     char *corosync_conf;
     int lock_timeout;
+    int verify_interval;
 } options;
 
 static options opt;
@@ -109,6 +110,8 @@ static bool parse_args(int *argc, char ***argv)
          "Host corosync configuration (default " DEFAULT_COROSYNC_CONF ")", "FILE"},
         {"lock-timeout", 0, 0, G_OPTION_ARG_INT, &opt.lock_timeout,
          "Lock expiry in seconds (default 120)", "SECONDS"},
+        {"verify-interval", 0, 0, G_OPTION_ARG_INT, &opt.verify_interval,
+         "Cluster data verification interval in seconds (default 3600)", "SECONDS"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -140,6 +143,10 @@ static bool parse_args(int *argc, char ***argv)
         opt.pidfile = g_strdup(DEFAULT_PIDFILE);
     if (!opt.corosync_conf)
         opt.corosync_conf = g_strdup(DEFAULT_COROSYNC_CONF);
+    if (opt.verify_interval < 0) {
+        fprintf(stderr, "pmxcfs: --verify-interval must be positive\n");
+        return false;
+    }
     if (opt.lock_timeout < 0 || opt.lock_timeout > 86400) {
         fprintf(stderr, "pmxcfs: --lock-timeout must be between 1 and 86400 seconds\n");
         return false;
@@ -441,12 +448,11 @@ int main(int argc, char **argv)
                  address);
 
     if (cluster_mode) {
-        const char *vi = g_getenv("PMXCFS_VERIFY_INTERVAL");
         cfs_cluster_config ccfg = {
             .memdb = m,
             .status = ctx.status,
             .corosync_conf = opt.corosync_conf,
-            .verify_interval = vi ? (unsigned)atoi(vi) : 0,
+            .verify_interval = (unsigned)opt.verify_interval,
         };
         ctx.cluster = cfs_cluster_new(&ccfg);
         cfs_status_set_quorate(ctx.status, false);
