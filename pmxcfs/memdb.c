@@ -19,6 +19,7 @@
 
 #include "pmxcfs/database.h"
 #include "pmxcfs/wire.h"
+#include "pmxcfs/wlog.h"
 
 #define G_LOG_DOMAIN_MEMDB "database"
 
@@ -65,6 +66,15 @@ struct memdb {
     bool in_batch;
     int batch_error;
 
+    /* write log (wlog.h): files whose data is newer in RAM+log than in SQLite */
+    wlog *wlog;
+    GHashTable *dirty; /* memdb_entry * set */
+    bool wlog_stopped;
+    GThread *flusher;
+    GMutex flusher_lock;
+    GCond flusher_cond;
+    bool flusher_stop;
+
     GHashTable *vmlist; /* vmid -> vm_record (owned) */
     uint64_t vmlist_version;
     uint64_t vm_counter;
@@ -73,6 +83,15 @@ struct memdb {
 
     memdb_options opts;
 };
+
+static void wlog_replay_all(memdb *m);
+static int txn_ensure(memdb *m);
+static int txn_commit(memdb *m);
+static gpointer flusher_main(gpointer data);
+static void entry_reserve(memdb_entry *e, uint32_t size);
+
+/* Merging the write log into SQLite happens at the latest when it holds this much. */
+#define WLOG_MERGE_BYTES (16u << 20)
 
 /* ---------------------------------------------------------------------------------- */
 /* entries */
@@ -938,6 +957,8 @@ int memdb_reload(memdb *m, GError **error)
     m->index = index;
     m->root = root;
     m->total_bytes = bytes;
+    g_hash_table_remove_all(m->dirty);
+    wlog_replay_all(m);
     vmlist_rebuild(m, true);
     locks_rebuild(m);
     g_rw_lock_writer_unlock(&m->tree_lock);
@@ -970,6 +991,27 @@ memdb *memdb_open(const char *db_path, const memdb_options *options, bool *ret_c
         return NULL;
     if (database_prepare_writes(m->db, error) < 0)
         return NULL;
+    m->dirty = g_hash_table_new(g_direct_hash, g_direct_equal);
+    m->wlog = wlog_open(db_path, error);
+    if (!m->wlog)
+        return NULL;
+    if (have_version) {
+        wlog_replay_all(m);
+        if (g_hash_table_size(m->dirty) > 0 || wlog_size(m->wlog) > 0) {
+            /* Merge now; if that fails (disk full) the log stays and keeps the data,
+             * and the merge is retried at the next transaction. */
+            int r = txn_ensure(m);
+            if (r == 0)
+                r = txn_commit(m);
+            if (r < 0)
+                g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
+                      "cannot merge the write log into '%s' yet: %s, ignoring", db_path,
+                      g_strerror(-r));
+        }
+    } else if (wlog_truncate(m->wlog) < 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot reset the write log");
+        return NULL;
+    }
 
     if (!have_version) {
         /* A new database: global version 1, written right away (spec §9.5). */
@@ -990,6 +1032,11 @@ memdb *memdb_open(const char *db_path, const memdb_options *options, bool *ret_c
     }
     vmlist_rebuild(m, false);
     locks_rebuild(m);
+    if (m->opts.flush_interval_ms) {
+        g_mutex_init(&m->flusher_lock);
+        g_cond_init(&m->flusher_cond);
+        m->flusher = g_thread_new("memdb-flush", flusher_main, m);
+    }
     if (ret_created)
         *ret_created = created;
     return g_steal_pointer(&m);
@@ -999,6 +1046,20 @@ void memdb_free(memdb *m)
 {
     if (!m)
         return;
+    if (m->flusher) {
+        g_mutex_lock(&m->flusher_lock);
+        m->flusher_stop = true;
+        g_cond_signal(&m->flusher_cond);
+        g_mutex_unlock(&m->flusher_lock);
+        g_thread_join(m->flusher);
+        g_mutex_clear(&m->flusher_lock);
+        g_cond_clear(&m->flusher_cond);
+    }
+    if (m->db && m->wlog && m->dirty && g_hash_table_size(m->dirty) > 0)
+        memdb_flush(m);
+    wlog_free(m->wlog);
+    if (m->dirty)
+        g_hash_table_destroy(m->dirty);
     database_free(m->db);
     if (m->index)
         g_hash_table_destroy(m->index);
@@ -1023,21 +1084,57 @@ static int txn_ensure(memdb *m)
     return database_begin(m->db);
 }
 
+static int persist_entry(memdb *m, const memdb_entry *e);
+static int persist_version(memdb *m);
+
+/*
+ * Commit the open transaction together with every file whose data is only in the write
+ * log, then empty the log.  On failure the transaction is rolled back.
+ */
+static int txn_commit(memdb *m)
+{
+    int r = 0;
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, m->dirty);
+    while (r == 0 && g_hash_table_iter_next(&it, &key, NULL))
+        r = persist_entry(m, key);
+    if (r == 0)
+        r = persist_version(m);
+    if (r == 0)
+        r = database_commit(m->db);
+    else
+        database_rollback(m->db);
+    if (r < 0)
+        return r;
+    g_hash_table_remove_all(m->dirty);
+    if (wlog_truncate(m->wlog) < 0)
+        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
+              "cannot truncate the write log, ignoring (its records are in the database)");
+    return 0;
+}
+
+/* After a failed transaction: RAM back to database + log, -EIO for the operation(s). */
+static int txn_failed(memdb *m, int r, const char *what)
+{
+    g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "%s: %s", what, g_strerror(-r));
+    if (database_in_transaction(m->db))
+        database_rollback(m->db);
+    g_autoptr(GError) err = NULL;
+    if (memdb_reload(m, &err) < 0)
+        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "reload after %s failed: %s", what,
+              err->message);
+    return -EIO;
+}
+
 /*
  * Finish an applied operation: outside a batch, commit now.  A failed commit (or a
  * failed BEGIN) reloads RAM from the database and turns the result into -EIO.
  */
 static int txn_finish(memdb *m, int result, int txn_error)
 {
-    if (txn_error < 0 && !m->in_batch) {
-        if (database_in_transaction(m->db))
-            database_rollback(m->db);
-        g_autoptr(GError) err = NULL;
-        if (memdb_reload(m, &err) < 0)
-            g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL,
-                  "database write failed and reload failed: %s", err->message);
-        return -EIO;
-    }
+    if (txn_error < 0 && !m->in_batch)
+        return txn_failed(m, txn_error, "database write failed");
     if (txn_error < 0) {
         if (m->batch_error == 0)
             m->batch_error = txn_error;
@@ -1045,16 +1142,9 @@ static int txn_finish(memdb *m, int result, int txn_error)
     }
     if (m->in_batch)
         return result;
-    int r = database_commit(m->db);
-    if (r < 0) {
-        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "database commit failed: %s",
-              g_strerror(-r));
-        g_autoptr(GError) err = NULL;
-        if (memdb_reload(m, &err) < 0)
-            g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "reload after failed commit: %s",
-                  err->message);
-        return -EIO;
-    }
+    int r = txn_commit(m);
+    if (r < 0)
+        return txn_failed(m, r, "database commit failed");
     return result;
 }
 
@@ -1072,18 +1162,98 @@ int memdb_batch_commit(memdb *m)
     m->in_batch = false;
     m->batch_error = 0;
     if (r == 0 && database_in_transaction(m->db))
-        r = database_commit(m->db);
-    else if (r < 0 && database_in_transaction(m->db))
-        database_rollback(m->db);
-    if (r < 0) {
-        g_autoptr(GError) err = NULL;
-        if (memdb_reload(m, &err) < 0)
-            g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "reload after failed batch: %s",
-                  err->message);
-        r = -EIO;
+        r = txn_commit(m);
+    if (r < 0)
+        r = txn_failed(m, r, "batch commit failed");
+    g_rec_mutex_unlock(&m->apply_lock);
+    return r;
+}
+
+int memdb_flush(memdb *m)
+{
+    g_rec_mutex_lock(&m->apply_lock);
+    int r = 0;
+    if (!m->in_batch && g_hash_table_size(m->dirty) > 0) {
+        r = txn_ensure(m);
+        if (r == 0)
+            r = txn_commit(m);
+        if (r < 0)
+            r = txn_failed(m, r, "write log merge failed");
     }
     g_rec_mutex_unlock(&m->apply_lock);
     return r;
+}
+
+static gpointer flusher_main(gpointer data)
+{
+    memdb *m = data;
+    g_mutex_lock(&m->flusher_lock);
+    while (!m->flusher_stop) {
+        gint64 until = g_get_monotonic_time() + (gint64)m->opts.flush_interval_ms * 1000;
+        g_cond_wait_until(&m->flusher_cond, &m->flusher_lock, until);
+        if (m->flusher_stop)
+            break;
+        g_mutex_unlock(&m->flusher_lock);
+        memdb_flush(m);
+        g_mutex_lock(&m->flusher_lock);
+    }
+    g_mutex_unlock(&m->flusher_lock);
+    return NULL;
+}
+
+/* Apply one replayed write-log record; false stops the replay (not our continuation). */
+static bool wlog_apply(void *user_data, const wlog_record *rec)
+{
+    memdb *m = user_data;
+    if (rec->version <= m->root->version)
+        return true; /* already in the database */
+    memdb_entry *e = memdb_get(m, rec->inode);
+    if (rec->version != m->root->version + 1 || !e || e->type != CFS_TYPE_REG ||
+        (uint64_t)rec->offset + rec->len > CFS_MAX_FILE_SIZE ||
+        rec->new_size > CFS_MAX_FILE_SIZE) {
+        m->wlog_stopped = true;
+        return false;
+    }
+    uint32_t old_size = e->size;
+    uint32_t end = rec->offset + rec->len;
+    uint32_t new_size = (rec->flags & WLOG_FLAG_TRUNCATE) ? end : MAX(old_size, end);
+    if (new_size != rec->new_size) {
+        m->wlog_stopped = true;
+        return false;
+    }
+    entry_reserve(e, new_size);
+    if (rec->offset > old_size)
+        memset(e->data + old_size, 0, rec->offset - old_size);
+    if (rec->len)
+        memcpy(e->data + rec->offset, rec->data, rec->len);
+    e->size = new_size;
+    m->total_bytes = m->total_bytes - old_size + new_size;
+    e->version = rec->version;
+    e->writer = rec->writer;
+    e->mtime = rec->mtime;
+    m->root->version = rec->version;
+    m->root->writer = rec->writer;
+    m->root->mtime = rec->mtime;
+    g_hash_table_add(m->dirty, e);
+    return true;
+}
+
+/* Replay the write log onto the tree just loaded from the database. */
+static void wlog_replay_all(memdb *m)
+{
+    uint64_t before = m->root->version;
+    uint64_t bad = 0;
+    m->wlog_stopped = false;
+    wlog_replay(m->wlog, wlog_apply, m, &bad);
+    uint64_t applied = m->root->version - before;
+    if (applied)
+        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_MESSAGE,
+              "replayed %" G_GUINT64_FORMAT " writes from the write log", applied);
+    if (bad || m->wlog_stopped)
+        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
+              "discarding the rest of the write log: it does not continue version %" G_GUINT64_FORMAT
+              "%s, ignoring",
+              m->root->version, bad ? " (torn record)" : "");
 }
 
 /* Bump the global version for an operation; returns the new version. */
@@ -1229,7 +1399,6 @@ int memdb_write(memdb *m, const char *path, uint64_t offset, const void *data, s
     uint32_t old_size = e->size;
     uint32_t new_size = truncate ? end : MAX(old_size, end);
 
-    int txn = txn_ensure(m);
     g_rw_lock_writer_lock(&m->tree_lock);
     entry_reserve(e, new_size);
     if (offset > old_size)
@@ -1250,12 +1419,30 @@ int memdb_write(memdb *m, const char *path, uint64_t offset, const void *data, s
     vmlist_register_path(m, path, version);
     g_rw_lock_writer_unlock(&m->tree_lock);
 
-    if (txn == 0)
-        txn = persist_entry(m, e);
-    if (txn == 0)
-        txn = persist_version(m);
+    /* The data goes to the write log; SQLite catches up at the next transaction. */
+    wlog_record rec = {
+        .version = version,
+        .writer = writer,
+        .mtime = mtime,
+        .inode = e->inode,
+        .offset = (uint32_t)offset,
+        .len = (uint32_t)len,
+        .new_size = new_size,
+        .flags = truncate ? WLOG_FLAG_TRUNCATE : 0,
+        .data = data,
+    };
+    int txn = wlog_append(m->wlog, &rec);
+    g_hash_table_add(m->dirty, e);
     notify(m, MEMDB_CHANGE_WRITE, path, e, parent->inode, e->name);
-    r = txn_finish(m, (int)len, txn);
+    if (txn == 0 && (m->in_batch || wlog_size(m->wlog) < WLOG_MERGE_BYTES)) {
+        r = (int)len;
+        goto out;
+    }
+    /* the log is full, or failing: merge into SQLite now */
+    if (txn < 0)
+        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
+              "write log append failed: %s, writing to the database", g_strerror(-txn));
+    r = txn_finish(m, (int)len, txn_ensure(m));
 out:
     g_rec_mutex_unlock(&m->apply_lock);
     return r;
@@ -1268,6 +1455,7 @@ static void tree_remove(memdb *m, memdb_entry *e, const char *path)
     if (parent)
         entry_detach(parent, e);
     g_hash_table_steal(m->index, &e->inode);
+    g_hash_table_remove(m->dirty, e);
     if (e->type == CFS_TYPE_REG) {
         m->total_bytes -= e->size;
         vmlist_remove_path(m, path);

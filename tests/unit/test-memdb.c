@@ -8,9 +8,13 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sched.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pmxcfs/memdb.h"
+#include "pmxcfs/wlog.h"
 #include "tests/unit/check-main.h"
 #include "tests/unit/test-util.h"
 
@@ -671,6 +675,108 @@ START_TEST(test_sync_commit_mismatch_changes_nothing)
 }
 END_TEST
 
+
+/* A child process writes through the write log and dies without any cleanup. */
+static void crash_after(void (*work)(memdb *m))
+{
+    memdb_free(fx.m);
+    fx.m = NULL;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        memdb *m = open_db();
+        work(m);
+        _exit(0); /* no memdb_free: nothing is merged into SQLite */
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fx.m = open_db();
+}
+
+static void chunked_work(memdb *m)
+{
+    static uint8_t chunk[4096];
+    if (memdb_create(m, "big", 0, 1) != 0)
+        _exit(1);
+    for (int i = 0; i < 64; i++) {
+        memset(chunk, i + 1, sizeof(chunk));
+        if (memdb_write(m, "big", (uint64_t)i * 4096, chunk, 4096, false, 0, 7) != 4096)
+            _exit(2);
+    }
+    if (memdb_write(m, "big", 100, "T", 1, true, 0, 8) != 1) /* truncate to 101 */
+        _exit(3);
+}
+
+START_TEST(test_wlog_replay_after_crash)
+{
+    crash_after(chunked_work);
+    memdb_attr a;
+    ck_assert_int_eq(memdb_lookup_path(fx.m, "big", &a), 0);
+    ck_assert_uint_eq(a.size, 101);
+    ck_assert_uint_eq(a.mtime, 8);
+    uint8_t buf[101];
+    ck_assert_int_eq(memdb_read(fx.m, a.inode, buf, sizeof(buf), 0), 101);
+    ck_assert_int_eq(buf[0], 1);
+    ck_assert_int_eq(buf[100], 'T');
+    ck_assert_uint_eq(version_of(fx.m), 1 + 1 + 64 + 1);
+    /* the replay was merged: a second open sees the same without the log */
+    g_autofree char *log = g_strconcat(fx.db_path, ".wlog", NULL);
+    struct stat st;
+    ck_assert_int_eq(stat(log, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+}
+END_TEST
+
+START_TEST(test_wlog_torn_tail_ignored)
+{
+    crash_after(chunked_work);
+    uint8_t before[32];
+    memdb_compute_checksum(fx.m, before);
+    /* a log whose records do not continue the database, plus garbage */
+    memdb_free(fx.m);
+    fx.m = NULL;
+    g_autofree char *log = g_strconcat(fx.db_path, ".wlog", NULL);
+    ck_assert(g_file_set_contents(log, "PXWL garbage that is not a record", -1, NULL));
+    fx.m = open_db();
+    uint8_t after[32];
+    memdb_compute_checksum(fx.m, after);
+    ck_assert(memcmp(before, after, 32) == 0);
+}
+END_TEST
+
+START_TEST(test_wlog_merged_on_sqlite_transaction)
+{
+    ck_assert_int_eq(memdb_create(fx.m, "f", 0, 1), 0);
+    ck_assert_int_eq(W(fx.m, "f", "data", 0, false), 4);
+    /* the next SQLite operation carries the file's data along */
+    ck_assert_int_eq(memdb_mkdir(fx.m, "d", 0, 2), 0);
+    g_autofree char *log = g_strconcat(fx.db_path, ".wlog", NULL);
+    struct stat st;
+    ck_assert_int_eq(stat(log, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    /* read the row straight from SQLite */
+    sqlite3 *h = NULL;
+    ck_assert_int_eq(sqlite3_open(fx.db_path, &h), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT data FROM tree WHERE name = 'f'", -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_bytes(q, 0), 4);
+    ck_assert(memcmp(sqlite3_column_blob(q, 0), "data", 4) == 0);
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+}
+END_TEST
+
+START_TEST(test_wlog_crc)
+{
+    /* CRC-32C check value */
+    ck_assert_uint_eq(wlog_crc32c(0, "123456789", 9), 0xe3069283);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("memdb");
@@ -695,6 +801,10 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_paths_helpers);
     tcase_add_test(tc, test_sync_commit);
     tcase_add_test(tc, test_sync_commit_mismatch_changes_nothing);
+    tcase_add_test(tc, test_wlog_replay_after_crash);
+    tcase_add_test(tc, test_wlog_torn_tail_ignored);
+    tcase_add_test(tc, test_wlog_merged_on_sqlite_transaction);
+    tcase_add_test(tc, test_wlog_crc);
     suite_add_tcase(s, tc);
     return s;
 }
