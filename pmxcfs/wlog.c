@@ -71,20 +71,25 @@ void wlog_free(wlog *w)
     g_free(w);
 }
 
-static void header_encode(uint8_t *h, const wlog_record *rec)
+static void header_encode(uint8_t *h, const wlog_record *rec, uint32_t pathlen,
+                          uint32_t tolen)
 {
+    uint32_t size = rec->type == WLOG_OP_WRITE ? rec->size : 0;
     wire_put_u32(h, WLOG_MAGIC);
-    wire_put_u32(h + 4, WLOG_HEADER + rec->len);
+    wire_put_u32(h + 4, WLOG_HEADER + pathlen + tolen + size);
     wire_put_u64(h + 8, rec->version);
     wire_put_u32(h + 16, rec->writer);
     wire_put_u32(h + 20, rec->mtime);
-    wire_put_u64(h + 24, rec->inode);
-    wire_put_u32(h + 32, rec->offset);
-    wire_put_u32(h + 36, rec->len);
-    wire_put_u32(h + 40, rec->new_size);
-    wire_put_u32(h + 44, rec->flags);
+    wire_put_u32(h + 24, rec->type);
+    wire_put_u32(h + 28, rec->offset);
+    wire_put_u32(h + 32, size);
+    wire_put_u32(h + 36, rec->flags);
+    wire_put_u32(h + 40, pathlen);
+    wire_put_u32(h + 44, tolen);
     uint32_t crc = wlog_crc32c(0, h, 48);
-    crc = wlog_crc32c(crc, rec->data, rec->len);
+    crc = wlog_crc32c(crc, rec->path, pathlen);
+    crc = wlog_crc32c(crc, rec->to, tolen);
+    crc = wlog_crc32c(crc, rec->data, size);
     wire_put_u32(h + 48, crc);
     wire_put_u32(h + 52, 0);
 }
@@ -92,15 +97,20 @@ static void header_encode(uint8_t *h, const wlog_record *rec)
 int wlog_append(wlog *w, const wlog_record *rec)
 {
     uint8_t h[WLOG_HEADER];
-    header_encode(h, rec);
-    struct iovec iov[2] = {
+    uint32_t pathlen = rec->path ? (uint32_t)strlen(rec->path) + 1 : 0;
+    uint32_t tolen = rec->to ? (uint32_t)strlen(rec->to) + 1 : 0;
+    uint32_t size = rec->type == WLOG_OP_WRITE ? rec->size : 0;
+    header_encode(h, rec, pathlen, tolen);
+    struct iovec iov[4] = {
         {.iov_base = h, .iov_len = sizeof(h)},
-        {.iov_base = (void *)rec->data, .iov_len = rec->len},
+        {.iov_base = (void *)rec->path, .iov_len = pathlen},
+        {.iov_base = (void *)rec->to, .iov_len = tolen},
+        {.iov_base = (void *)rec->data, .iov_len = size},
     };
-    size_t total = sizeof(h) + rec->len;
+    size_t total = sizeof(h) + pathlen + tolen + size;
     ssize_t n;
     do {
-        n = writev(w->fd, iov, rec->len ? 2 : 1);
+        n = writev(w->fd, iov, 4);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
@@ -149,25 +159,32 @@ guint wlog_replay(wlog *w, bool (*fn)(void *user_data, const wlog_record *rec),
     }
     while (pos + WLOG_HEADER <= size) {
         const uint8_t *h = buf + pos;
-        uint32_t length = wire_get_u32(h + 4);
-        uint32_t len = wire_get_u32(h + 36);
-        if (wire_get_u32(h) != WLOG_MAGIC || length != WLOG_HEADER + (uint64_t)len ||
+        uint64_t length = wire_get_u32(h + 4);
+        uint64_t dsize = wire_get_u32(h + 32);
+        uint64_t pathlen = wire_get_u32(h + 40);
+        uint64_t tolen = wire_get_u32(h + 44);
+        if (wire_get_u32(h) != WLOG_MAGIC || length != WLOG_HEADER + pathlen + tolen + dsize ||
             pos + length > size)
             break;
         uint32_t crc = wlog_crc32c(0, h, 48);
-        crc = wlog_crc32c(crc, h + WLOG_HEADER, len);
+        crc = wlog_crc32c(crc, h + WLOG_HEADER, length - WLOG_HEADER);
         if (crc != wire_get_u32(h + 48))
+            break;
+        const char *path = (const char *)h + WLOG_HEADER;
+        const char *to = path + pathlen;
+        if (pathlen == 0 || path[pathlen - 1] != '\0' || (tolen && to[tolen - 1] != '\0'))
             break;
         wlog_record rec = {
             .version = wire_get_u64(h + 8),
             .writer = wire_get_u32(h + 16),
             .mtime = wire_get_u32(h + 20),
-            .inode = wire_get_u64(h + 24),
-            .offset = wire_get_u32(h + 32),
-            .len = len,
-            .new_size = wire_get_u32(h + 40),
-            .flags = wire_get_u32(h + 44),
-            .data = h + WLOG_HEADER,
+            .type = (wlog_op)wire_get_u32(h + 24),
+            .offset = wire_get_u32(h + 28),
+            .size = (uint32_t)dsize,
+            .flags = wire_get_u32(h + 36),
+            .path = path,
+            .to = tolen ? to : NULL,
+            .data = to + tolen,
         };
         pos += length;
         count++;

@@ -1,21 +1,23 @@
 /*
- * wlog: the write log, a redo log for file data writes beside the database.
+ * wlog: the operation log, a redo log beside the database.
  *
- * A WRITE operation (data at an offset, or a truncate) is made durable by appending one
- * record here instead of rewriting the file's whole blob in SQLite: writing a 1 MiB file
- * in 4 KiB chunks then costs O(size), not O(size^2) (spec W4).  The database catches up
- * at the next SQLite transaction, which writes every file touched since the last one,
- * after which the log is truncated.  Records carry the global version they produced;
- * on open, the records that continue the database's version are replayed, in order,
- * and the rest is discarded.  Durability equals SQLite's WAL with synchronous=NORMAL:
- * a record survives a process crash (it is in the page cache once write() returned),
- * not necessarily a power loss.  Each record is checksummed (CRC-32C).
+ * Every applied operation is made durable by appending one record here (one writev),
+ * instead of one SQLite transaction per operation: writing a 1 MiB file in 4 KiB chunks
+ * then costs O(size), not O(size^2) (spec W4), and the database work of many operations
+ * is grouped into one transaction (W26).  memdb merges the changed rows into SQLite
+ * periodically and then truncates the log.  Records carry the global version they
+ * produced; on open, the records that continue the database's version are applied
+ * again, in order, with the same apply rules (which are deterministic), and the rest is
+ * discarded.  Durability equals SQLite's WAL with synchronous=NORMAL: a record survives
+ * a process crash (it is in the page cache once writev() returned), not necessarily a
+ * power loss.  Each record is checksummed (CRC-32C).
  *
  * File: "<database>.wlog", mode 0600, little-endian records:
  *   0 magic u32 ("PXWL")  4 length u32 (record, header included)  8 version u64
- *   16 writer u32  20 mtime u32  24 inode u64  32 offset u32  36 len u32
- *   40 new size u32  44 flags u32 (1 = truncate)  48 crc32c u32 (of bytes 0..47 + data)
- *   52 reserved u32  56 data[len]
+ *   16 writer u32  20 mtime u32  24 type u32 (the DCDB subtype numbers)  28 offset u32
+ *   32 size u32 (data bytes)  36 flags u32  40 pathlen u32  44 tolen u32 (with NULs)
+ *   48 crc32c u32 (of bytes 0..47 and everything after the header)  52 reserved u32
+ *   56 path, to, data
  */
 #pragma once
 
@@ -26,18 +28,29 @@
 #define WLOG_HEADER 56
 #define WLOG_FLAG_TRUNCATE 1u
 
+/* Record types: the DCDB message subtypes of the same operations (spec §10.4). */
+typedef enum {
+    WLOG_OP_WRITE = 1,
+    WLOG_OP_MKDIR = 2,
+    WLOG_OP_DELETE = 3,
+    WLOG_OP_RENAME = 4,
+    WLOG_OP_CREATE = 5,
+    WLOG_OP_MTIME = 6,
+} wlog_op;
+
 typedef struct wlog wlog;
 
 typedef struct wlog_record {
-    uint64_t version;
+    uint64_t version; /* global version after the operation */
     uint32_t writer;
-    uint32_t mtime;
-    uint64_t inode;
+    uint32_t mtime;   /* MTIME: the new mtime */
+    wlog_op type;
     uint32_t offset;
-    uint32_t len;
-    uint32_t new_size;
     uint32_t flags;
-    const uint8_t *data;
+    const char *path;
+    const char *to; /* RENAME only */
+    const void *data;
+    uint32_t size;
 } wlog_record;
 
 /* Open (creating) the log of database @db_path.  NULL with @error on failure. */

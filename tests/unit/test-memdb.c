@@ -729,6 +729,78 @@ START_TEST(test_wlog_replay_after_crash)
 }
 END_TEST
 
+
+/* Every kind of operation, with fixed writers and times. */
+static void all_ops_work(memdb *m)
+{
+    static uint8_t chunk[3000];
+    memset(chunk, 'c', sizeof(chunk));
+    int r = 0;
+    r |= memdb_mkdir(m, "nodes", 1, 10);
+    r |= memdb_mkdir(m, "nodes/a", 1, 11);
+    r |= memdb_mkdir(m, "nodes/a/qemu-server", 1, 12);
+    r |= memdb_mkdir(m, "priv", 2, 13);
+    r |= memdb_mkdir(m, "priv/lock", 2, 14);
+    r |= memdb_mkdir(m, "priv/lock/l1", 2, 15);
+    r |= memdb_mtime(m, "priv/lock/l1", 2, 16);
+    r |= memdb_create(m, "nodes/a/qemu-server/100.conf.tmp", 3, 17);
+    r |= memdb_write(m, "nodes/a/qemu-server/100.conf.tmp", 0, "name: x\n", 8, false, 3, 18) - 8;
+    r |= memdb_rename(m, "nodes/a/qemu-server/100.conf.tmp", "nodes/a/qemu-server/100.conf", 3,
+                      19);
+    r |= memdb_create(m, "big", 4, 20);
+    for (int i = 0; i < 10; i++)
+        r |= memdb_write(m, "big", (uint64_t)i * 3000, chunk, 3000, false, 4, 21 + i) - 3000;
+    r |= memdb_write(m, "big", 5, NULL, 0, true, 4, 40);
+    r |= memdb_create(m, "gone", 5, 41);
+    r |= memdb_delete(m, "gone", 5, 42);
+    r |= memdb_create(m, "over", 5, 43);
+    r |= memdb_create(m, "src", 5, 44);
+    r |= memdb_write(m, "src", 0, "new", 3, false, 5, 45) - 3;
+    r |= memdb_rename(m, "src", "over", 5, 46); /* replaces an entry */
+    r |= memdb_mtime(m, "over", 6, 1000);
+    r |= memdb_delete(m, "priv/lock/l1", 2, 47);
+    if (r != 0)
+        _exit(9);
+}
+
+START_TEST(test_wlog_replay_equals_clean_close)
+{
+    /* the same operations: once closed cleanly, once crashed before any merge */
+    all_ops_work(fx.m);
+    memdb_free(fx.m);
+    fx.m = open_db();
+    uint8_t clean[32];
+    memdb_compute_checksum(fx.m, clean);
+    g_autoptr(GBytes) clean_index = memdb_encode_index(fx.m);
+    memdb_free(fx.m);
+    fx.m = NULL;
+    unlink(fx.db_path);
+    g_autofree char *wal = g_strconcat(fx.db_path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat(fx.db_path, "-shm", NULL);
+    unlink(wal);
+    unlink(shm);
+    fx.m = open_db();
+    /* a new database starts with another mtime in its version row: align it */
+    memdb_free(fx.m);
+    fx.m = NULL;
+    sqlite3 *h = NULL;
+    ck_assert_int_eq(sqlite3_open(fx.db_path, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "UPDATE tree SET mtime = 0 WHERE inode = 0", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    crash_after(all_ops_work);
+    uint8_t replayed[32];
+    memdb_compute_checksum(fx.m, replayed);
+    g_autoptr(GBytes) replayed_index = memdb_encode_index(fx.m);
+    /* the root's mtime is the last operation's in both runs */
+    ck_assert(g_bytes_equal(clean_index, replayed_index));
+    ck_assert(memcmp(clean, replayed, 32) == 0);
+    ck_assert_uint_eq(memdb_lock_count(fx.m), 0);
+    g_autofree char *p = memdb_vm_config_path(fx.m, 100);
+    ck_assert_str_eq(p, "nodes/a/qemu-server/100.conf");
+}
+END_TEST
+
 START_TEST(test_wlog_torn_tail_ignored)
 {
     crash_after(chunked_work);
@@ -746,14 +818,17 @@ START_TEST(test_wlog_torn_tail_ignored)
 }
 END_TEST
 
-START_TEST(test_wlog_merged_on_sqlite_transaction)
+START_TEST(test_wlog_merged_on_flush)
 {
     ck_assert_int_eq(memdb_create(fx.m, "f", 0, 1), 0);
     ck_assert_int_eq(W(fx.m, "f", "data", 0, false), 4);
-    /* the next SQLite operation carries the file's data along */
     ck_assert_int_eq(memdb_mkdir(fx.m, "d", 0, 2), 0);
     g_autofree char *log = g_strconcat(fx.db_path, ".wlog", NULL);
     struct stat st;
+    ck_assert_int_eq(stat(log, &st), 0);
+    ck_assert_int_gt(st.st_size, 0);
+    /* a merge writes the rows into SQLite and empties the log */
+    ck_assert_int_eq(memdb_flush(fx.m), 0);
     ck_assert_int_eq(stat(log, &st), 0);
     ck_assert_int_eq(st.st_size, 0);
     /* read the row straight from SQLite */
@@ -803,7 +878,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_sync_commit_mismatch_changes_nothing);
     tcase_add_test(tc, test_wlog_replay_after_crash);
     tcase_add_test(tc, test_wlog_torn_tail_ignored);
-    tcase_add_test(tc, test_wlog_merged_on_sqlite_transaction);
+    tcase_add_test(tc, test_wlog_replay_equals_clean_close);
+    tcase_add_test(tc, test_wlog_merged_on_flush);
     tcase_add_test(tc, test_wlog_crc);
     suite_add_tcase(s, tc);
     return s;
