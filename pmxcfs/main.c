@@ -416,7 +416,8 @@ int main(int argc, char **argv)
     daemon_ctx ctx = {0};
     memdb_options mopts = {.on_change = on_memdb_change,
                            .change_data = &ctx,
-                           .lock_timeout = (uint32_t)opt.lock_timeout};
+                           .lock_timeout = (uint32_t)opt.lock_timeout,
+                           .flush_interval_ms = 1000};
     g_autoptr(GError) err = NULL;
     bool created = false;
     memdb *m = memdb_open(opt.database, &mopts, &created, &err);

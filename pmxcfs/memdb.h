@@ -94,6 +94,9 @@ typedef struct memdb_options {
      * released.  Must not call back into memdb mutators. */
     void (*on_change)(void *user_data, const memdb_change *change);
     void *change_data;
+    /* Merge the write log into SQLite this often (ms) while files are dirty; 0 = only
+     * at the next SQLite transaction, at 16 MiB of log and at memdb_free(). */
+    unsigned flush_interval_ms;
 } memdb_options;
 
 /*
@@ -133,6 +136,9 @@ int memdb_mtime(memdb *m, const char *path, uint32_t writer, uint32_t mtime);
  */
 void memdb_batch_begin(memdb *m);
 int memdb_batch_commit(memdb *m);
+
+/* Merge the write log into the database now (0 or -EIO). */
+int memdb_flush(memdb *m);
 
 /*
  * Replace RAM with the database's content (after a failed commit, or on request).
