@@ -199,6 +199,8 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
     uint32_t count = wire_get_u32(idx + 24);
     memdb_sync_stats stats = {0};
     int r = 0;
+    gint64 t_start = g_get_monotonic_time();
+    gint64 t_db = 0;
 
     g_rec_mutex_lock(&m->apply_lock);
     GHashTable *byinode = g_hash_table_new(g_int64_hash, g_int64_equal);
@@ -318,6 +320,7 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
         }
     }
     /* persist: one transaction, which also takes along what the operation log held */
+    t_db = g_get_monotonic_time();
     if (r == 0) {
         r = mdb_txn_ensure(m);
         for (guint i = 0; r == 0 && i < removed->len; i++)
@@ -390,6 +393,8 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
         g_rw_lock_writer_unlock(&m->tree_lock);
         g_hash_table_destroy(old_index);
         mdb_notify(m, MEMDB_CHANGE_RELOAD, NULL, NULL, 0, NULL);
+        stats.build_ms = (double)(t_db - t_start) / 1000;
+        stats.database_ms = (double)(g_get_monotonic_time() - t_db) / 1000;
         if (ret_stats)
             *ret_stats = stats;
     } else {
