@@ -385,6 +385,9 @@ static int dcdb_commit(void *user_data)
         LOG_CRIT("%s", err->message);
         return -1;
     }
+    g_log(G_LOG_DOMAIN_DCDB, G_LOG_LEVEL_MESSAGE,
+          "committed %u updates (tree %.0f ms, database %.0f ms)", db->updates->len,
+          stats.build_ms, stats.database_ms);
     if (stats.removed || stats.overwritten)
         g_log(G_LOG_DOMAIN_DCDB,
               stats.local_changes_lost ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,

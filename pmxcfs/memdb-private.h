@@ -9,13 +9,14 @@
 
 #include "pmxcfs/database.h"
 #include "pmxcfs/memdb.h"
+#include "pmxcfs/sha256.h"
 #include "pmxcfs/wire.h"
 #include "pmxcfs/wlog.h"
 
 #define G_LOG_DOMAIN_MEMDB "database"
 
 /* Merging the operation log into SQLite happens at the latest when it holds this much. */
-#define WLOG_MERGE_BYTES (16u << 20)
+#define WLOG_MERGE_BYTES (8u << 20)
 
 typedef struct memdb_entry memdb_entry;
 struct memdb_entry {
@@ -97,7 +98,7 @@ bool mdb_vm_kind_parse(const char *s, size_t len, vm_type *ret);
 bool mdb_vm_conf_name_parse(const char *s, size_t len, uint32_t *ret_vmid);
 void mdb_entry_checksum(const memdb_entry *e, uint8_t ret[32]);
 gint mdb_entry_cmp_inode(gconstpointer a, gconstpointer b);
-void mdb_digest_feed(GChecksum *ck, const memdb_attr *a, const char *name, const void *data, bool with_inode);
+void mdb_digest_feed(sha256_ctx *ck, const memdb_attr *a, const char *name, const void *data, bool with_inode);
 void mdb_notify(memdb *m, memdb_change_kind kind, const char *path, const memdb_entry *e, uint64_t parent, const char *name);
 uint64_t mdb_now(memdb *m);
 void mdb_vmlist_register_path(memdb *m, const char *path, uint64_t tree_version);

@@ -13,8 +13,8 @@
 /* digests */
 
 /* Feed the per-entry digest input (spec §8.2), optionally preceded by the inode. */
-void mdb_digest_feed(GChecksum *ck, const memdb_attr *a, const char *name, const void *data,
-                        bool with_inode)
+void mdb_digest_feed(sha256_ctx *ck, const memdb_attr *a, const char *name, const void *data,
+                     bool with_inode)
 {
     uint8_t fixed[8 + 29];
     uint8_t *p = fixed;
@@ -30,35 +30,29 @@ void mdb_digest_feed(GChecksum *ck, const memdb_attr *a, const char *name, const
     p[20] = a->type;
     wire_put_u64(p + 21, a->parent);
     p += 29;
-    g_checksum_update(ck, fixed, (gssize)(p - fixed));
-    g_checksum_update(ck, (const guchar *)name, (gssize)strlen(name));
+    sha256_update(ck, fixed, (size_t)(p - fixed));
+    sha256_update(ck, name, strlen(name));
     if (a->type == CFS_TYPE_REG && size > 0)
-        g_checksum_update(ck, data, size);
-}
-
-static void checksum_get(GChecksum *ck, uint8_t ret[32])
-{
-    gsize len = 32;
-    g_checksum_get_digest(ck, ret, &len);
+        sha256_update(ck, data, size);
 }
 
 void memdb_entry_digest(const memdb_attr *attr, const char *name, const void *data,
                         uint8_t ret_digest[32])
 {
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    sha256_ctx *ck = sha256_new();
     mdb_digest_feed(ck, attr, name, data, false);
-    checksum_get(ck, ret_digest);
-    g_checksum_free(ck);
+    sha256_final(ck, ret_digest);
+    sha256_free(ck);
 }
 
 void mdb_entry_checksum(const memdb_entry *e, uint8_t ret[32])
 {
     memdb_attr a;
     mdb_entry_attr(e, &a);
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    sha256_ctx *ck = sha256_new();
     mdb_digest_feed(ck, &a, e->name, e->type == CFS_TYPE_REG ? e->data : NULL, true);
-    checksum_get(ck, ret);
-    g_checksum_free(ck);
+    sha256_final(ck, ret);
+    sha256_free(ck);
 }
 
 gint mdb_entry_cmp_inode(gconstpointer a, gconstpointer b)
@@ -68,13 +62,13 @@ gint mdb_entry_cmp_inode(gconstpointer a, gconstpointer b)
     return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
-/* All entries sorted by inode; caller holds at least the read lock. */
-static GPtrArray *entries_sorted(memdb *m)
+/* All entries of @index sorted by inode. */
+static GPtrArray *entries_sorted(GHashTable *index)
 {
-    GPtrArray *arr = g_ptr_array_sized_new(g_hash_table_size(m->index));
+    GPtrArray *arr = g_ptr_array_sized_new(g_hash_table_size(index));
     GHashTableIter it;
     gpointer value;
-    g_hash_table_iter_init(&it, m->index);
+    g_hash_table_iter_init(&it, index);
     while (g_hash_table_iter_next(&it, NULL, &value))
         g_ptr_array_add(arr, value);
     g_ptr_array_sort(arr, mdb_entry_cmp_inode);
@@ -93,8 +87,8 @@ GBytes *memdb_encode_index(memdb *m)
 void memdb_compute_checksum(memdb *m, uint8_t ret_checksum[32])
 {
     g_rw_lock_reader_lock(&m->tree_lock);
-    GPtrArray *arr = entries_sorted(m);
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    GPtrArray *arr = entries_sorted(m->index);
+    sha256_ctx *ck = sha256_new();
     for (guint i = 0; i < arr->len; i++) {
         memdb_entry *e = g_ptr_array_index(arr, i);
         memdb_attr a;
@@ -102,8 +96,8 @@ void memdb_compute_checksum(memdb *m, uint8_t ret_checksum[32])
         mdb_digest_feed(ck, &a, e->name, e->type == CFS_TYPE_REG ? e->data : NULL, true);
     }
     g_rw_lock_reader_unlock(&m->tree_lock);
-    checksum_get(ck, ret_checksum);
-    g_checksum_free(ck);
+    sha256_final(ck, ret_checksum);
+    sha256_free(ck);
     g_ptr_array_free(arr, TRUE);
 }
 
@@ -139,13 +133,7 @@ void memdb_update_free(memdb_update *u)
 /* Encode the index of an arbitrary tree (same layout as memdb_encode_index). */
 GBytes *mdb_index_encode_tree(GHashTable *index, memdb_entry *root)
 {
-    GPtrArray *arr = g_ptr_array_sized_new(g_hash_table_size(index));
-    GHashTableIter it;
-    gpointer value;
-    g_hash_table_iter_init(&it, index);
-    while (g_hash_table_iter_next(&it, NULL, &value))
-        g_ptr_array_add(arr, value);
-    g_ptr_array_sort(arr, mdb_entry_cmp_inode);
+    GPtrArray *arr = entries_sorted(index);
     uint32_t count = arr->len;
     size_t bytes = 32 + (size_t)40 * count;
     uint8_t *buf = g_malloc(bytes);
@@ -156,14 +144,18 @@ GBytes *mdb_index_encode_tree(GHashTable *index, memdb_entry *root)
     wire_put_u32(buf + 20, root->mtime);
     wire_put_u32(buf + 24, count);
     wire_put_u32(buf + 28, (uint32_t)bytes);
+    sha256_ctx *ck = sha256_new();
     for (uint32_t i = 0; i < count; i++) {
         memdb_entry *e = g_ptr_array_index(arr, i);
         memdb_attr a;
         mdb_entry_attr(e, &a);
         uint8_t *p = buf + 32 + (size_t)40 * i;
         wire_put_u64(p, e->inode);
-        memdb_entry_digest(&a, e->name, e->type == CFS_TYPE_REG ? e->data : NULL, p + 8);
+        sha256_init(ck);
+        mdb_digest_feed(ck, &a, e->name, e->type == CFS_TYPE_REG ? e->data : NULL, false);
+        sha256_final(ck, p + 8);
     }
+    sha256_free(ck);
     g_ptr_array_free(arr, TRUE);
     return g_bytes_new_take(buf, bytes);
 }
@@ -207,6 +199,8 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
     uint32_t count = wire_get_u32(idx + 24);
     memdb_sync_stats stats = {0};
     int r = 0;
+    gint64 t_start = g_get_monotonic_time();
+    gint64 t_db = 0;
 
     g_rec_mutex_lock(&m->apply_lock);
     GHashTable *byinode = g_hash_table_new(g_int64_hash, g_int64_equal);
@@ -326,6 +320,7 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
         }
     }
     /* persist: one transaction, which also takes along what the operation log held */
+    t_db = g_get_monotonic_time();
     if (r == 0) {
         r = mdb_txn_ensure(m);
         for (guint i = 0; r == 0 && i < removed->len; i++)
@@ -398,6 +393,8 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
         g_rw_lock_writer_unlock(&m->tree_lock);
         g_hash_table_destroy(old_index);
         mdb_notify(m, MEMDB_CHANGE_RELOAD, NULL, NULL, 0, NULL);
+        stats.build_ms = (double)(t_db - t_start) / 1000;
+        stats.database_ms = (double)(g_get_monotonic_time() - t_db) / 1000;
         if (ret_stats)
             *ret_stats = stats;
     } else {

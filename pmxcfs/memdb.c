@@ -564,9 +564,11 @@ memdb *memdb_open(const char *db_path, const memdb_options *options, bool *ret_c
         return NULL;
     m->dirty = g_hash_table_new(g_direct_hash, g_direct_equal);
     m->deleted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-    m->wlog = wlog_open(db_path, error);
+    g_autoptr(GError) wlog_error = NULL;
+    m->wlog = wlog_open(db_path, &wlog_error);
     if (!m->wlog)
-        return NULL;
+        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
+              "%s, every operation is committed to the database directly", wlog_error->message);
     if (have_version) {
         mdb_wlog_replay_all(m);
         if (mdb_merge_pending(m)) {
@@ -578,9 +580,8 @@ memdb *memdb_open(const char *db_path, const memdb_options *options, bool *ret_c
                       "cannot merge the operation log into '%s' yet: %s, ignoring", db_path,
                       g_strerror(-r));
         }
-    } else if (wlog_truncate(m->wlog) < 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot reset the operation log");
-        return NULL;
+    } else {
+        wlog_truncate(m->wlog);
     }
 
     if (!have_version) {
@@ -625,7 +626,7 @@ void memdb_free(memdb *m)
         g_mutex_clear(&m->flusher_lock);
         g_cond_clear(&m->flusher_cond);
     }
-    if (m->db && m->wlog && m->dirty && mdb_merge_pending(m))
+    if (m->db && m->dirty && mdb_merge_pending(m))
         memdb_flush(m);
     wlog_free(m->wlog);
     if (m->dirty)

@@ -186,6 +186,8 @@ typedef struct memdb_sync_stats {
     guint overwritten; /* local entries replaced by a different version */
     guint added;       /* entries new to this node */
     bool local_changes_lost; /* a replaced entry was not older than the leader's copy */
+    double build_ms;         /* building and verifying the new tree in RAM */
+    double database_ms;      /* the database transaction */
 } memdb_sync_stats;
 
 /*

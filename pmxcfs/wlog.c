@@ -1,27 +1,38 @@
 /*
- * wlog: append-only redo log of file data writes (see wlog.h for the format).
+ * wlog: the operation log (see wlog.h for the format).
  *
- * Appends are single writev() calls on an O_APPEND descriptor, so a record is either
- * completely in the page cache or (after a crash in the middle of the call, which only
- * a power loss can cause) detectably torn.  The log is read back only at open.
+ * The file has a fixed size and is mapped shared into memory: an append is a memcpy
+ * into the page cache, with no system call, and survives a crash of the process.  After
+ * each record an 8-byte zero terminator marks the end; a record torn by a crash fails
+ * its CRC.  Truncating resets the write position to 0 (records left behind from before
+ * carry versions that are already merged and are skipped on replay).  The log is read
+ * back only at open.
  */
 #include "pmxcfs/wlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "pmxcfs/wire.h"
 
 #define WLOG_MAGIC 0x4c575850u /* "PXWL" */
 
+/* Size of the mapped file: a merge is due long before (memdb merges at 8 MiB), and the
+ * largest record (a 1 MiB write) always fits into an empty log.  The space is allocated
+ * once, so that writing into the mapping can never fail for lack of disk space (which
+ * would kill the process with SIGBUS). */
+#define WLOG_CAPACITY (16u << 20)
+#define WLOG_TERMINATOR 8
+
 struct wlog {
     int fd;
     char *path;
-    uint64_t size;
+    uint8_t *map;
+    uint64_t size; /* write position */
 };
 
 uint32_t wlog_crc32c(uint32_t crc, const void *data, size_t len)
@@ -48,17 +59,29 @@ wlog *wlog_open(const char *db_path, GError **error)
 {
     wlog *w = g_new0(wlog, 1);
     w->path = g_strconcat(db_path, ".wlog", NULL);
-    w->fd = open(w->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (w->fd < 0) {
-        int e = errno;
+    int e = 0;
+    w->fd = open(w->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st;
+    if (w->fd < 0 || fstat(w->fd, &st) < 0)
+        e = errno;
+    else if ((st.st_size != WLOG_CAPACITY && ftruncate(w->fd, WLOG_CAPACITY) < 0) ||
+             (errno = posix_fallocate(w->fd, 0, WLOG_CAPACITY)) != 0)
+        e = errno;
+    if (!e) {
+        w->map = mmap(NULL, WLOG_CAPACITY, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
+        if (w->map == MAP_FAILED) {
+            e = errno;
+            w->map = NULL;
+        }
+    }
+    if (e) {
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "cannot open write log '%s': %s", w->path, g_strerror(e));
-        g_free(w->path);
-        g_free(w);
+                    "cannot open operation log '%s': %s", w->path, g_strerror(e));
+        wlog_free(w);
         return NULL;
     }
-    struct stat st;
-    w->size = fstat(w->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    /* the write position is found by wlog_replay(); until then the log is "full" */
+    w->size = 0;
     return w;
 }
 
@@ -66,7 +89,10 @@ void wlog_free(wlog *w)
 {
     if (!w)
         return;
-    close(w->fd);
+    if (w->map)
+        munmap(w->map, WLOG_CAPACITY);
+    if (w->fd >= 0)
+        close(w->fd);
     g_free(w->path);
     g_free(w);
 }
@@ -96,45 +122,37 @@ static void header_encode(uint8_t *h, const wlog_record *rec, uint32_t pathlen,
 
 int wlog_append(wlog *w, const wlog_record *rec)
 {
-    uint8_t h[WLOG_HEADER];
+    if (!w)
+        return -ENOSPC;
     uint32_t pathlen = rec->path ? (uint32_t)strlen(rec->path) + 1 : 0;
     uint32_t tolen = rec->to ? (uint32_t)strlen(rec->to) + 1 : 0;
     uint32_t size = rec->type == WLOG_OP_WRITE ? rec->size : 0;
-    header_encode(h, rec, pathlen, tolen);
-    struct iovec iov[4] = {
-        {.iov_base = h, .iov_len = sizeof(h)},
-        {.iov_base = (void *)rec->path, .iov_len = pathlen},
-        {.iov_base = (void *)rec->to, .iov_len = tolen},
-        {.iov_base = (void *)rec->data, .iov_len = size},
-    };
-    size_t total = sizeof(h) + pathlen + tolen + size;
-    ssize_t n;
-    do {
-        n = writev(w->fd, iov, 4);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    if ((size_t)n != total) {
-        /* a short append leaves a torn record: cut it off again */
-        if (ftruncate(w->fd, (off_t)w->size) < 0)
-            return -EIO;
+    uint64_t total = (uint64_t)WLOG_HEADER + pathlen + tolen + size;
+    if (w->size + total + WLOG_TERMINATOR > WLOG_CAPACITY)
         return -ENOSPC;
-    }
+    uint8_t *p = w->map + w->size;
+    /* terminator first, then the body, then the header: a crash at any point leaves
+     * either the old end or a record that fails its checks */
+    memset(p + total, 0, WLOG_TERMINATOR);
+    memcpy(p + WLOG_HEADER, rec->path, pathlen);
+    memcpy(p + WLOG_HEADER + pathlen, rec->to, tolen);
+    if (size)
+        memcpy(p + WLOG_HEADER + pathlen + tolen, rec->data, size);
+    header_encode(p, rec, pathlen, tolen);
     w->size += total;
     return 0;
 }
 
 uint64_t wlog_size(wlog *w)
 {
-    return w->size;
+    return w ? w->size : 0;
 }
 
 int wlog_truncate(wlog *w)
 {
-    if (w->size == 0)
+    if (!w)
         return 0;
-    if (ftruncate(w->fd, 0) < 0)
-        return -errno;
+    memset(w->map, 0, WLOG_TERMINATOR);
     w->size = 0;
     return 0;
 }
@@ -142,21 +160,16 @@ int wlog_truncate(wlog *w)
 guint wlog_replay(wlog *w, bool (*fn)(void *user_data, const wlog_record *rec),
                   void *user_data, uint64_t *ret_bad_bytes)
 {
-    g_autofree uint8_t *buf = NULL;
-    uint64_t size = w->size;
+    if (ret_bad_bytes)
+        *ret_bad_bytes = 0;
+    if (!w)
+        return 0;
+    const uint8_t *buf = w->map;
+    uint64_t size = WLOG_CAPACITY - WLOG_TERMINATOR;
     guint count = 0;
     uint64_t pos = 0;
     if (ret_bad_bytes)
         *ret_bad_bytes = 0;
-    if (size == 0)
-        return 0;
-    buf = g_malloc(size);
-    ssize_t n = pread(w->fd, buf, size, 0);
-    if (n < 0 || (uint64_t)n != size) {
-        if (ret_bad_bytes)
-            *ret_bad_bytes = size;
-        return 0;
-    }
     while (pos + WLOG_HEADER <= size) {
         const uint8_t *h = buf + pos;
         uint64_t length = wire_get_u32(h + 4);
@@ -186,12 +199,20 @@ guint wlog_replay(wlog *w, bool (*fn)(void *user_data, const wlog_record *rec),
             .to = tolen ? to : NULL,
             .data = to + tolen,
         };
+        uint64_t start = pos;
         pos += length;
         count++;
-        if (!fn(user_data, &rec))
+        if (!fn(user_data, &rec)) {
+            /* new records overwrite the rejected one and everything after it */
+            w->size = start;
+            memset(w->map + start, 0, WLOG_TERMINATOR);
             return count;
+        }
     }
-    if (ret_bad_bytes)
-        *ret_bad_bytes = size - pos;
+    /* the end: a terminator (all zero), or a torn record, which new records replace */
+    w->size = pos;
+    memset(w->map + pos, 0, WLOG_TERMINATOR);
+    if (ret_bad_bytes && pos + 4 <= size && wire_get_u32(buf + pos) != 0)
+        *ret_bad_bytes = 1;
     return count;
 }

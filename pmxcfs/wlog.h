@@ -53,21 +53,24 @@ typedef struct wlog_record {
     uint32_t size;
 } wlog_record;
 
-/* Open (creating) the log of database @db_path.  NULL with @error on failure. */
+/* Open (creating) the log of database @db_path.  NULL with @error on failure.  Call
+ * wlog_replay() (which finds the end of the log) or wlog_truncate() before appending. */
 wlog *wlog_open(const char *db_path, GError **error);
 void wlog_free(wlog *w);
 
-/* Append one record.  0 or -errno (the caller must then persist another way). */
+/* Append one record.  0 or -errno (the caller must then persist another way).  All
+ * functions accept NULL (no log: appends fail with -ENOSPC, the rest does nothing). */
 int wlog_append(wlog *w, const wlog_record *rec);
-/* Bytes currently in the log. */
+/* Bytes currently in the log (the write position). */
 uint64_t wlog_size(wlog *w);
 /* Empty the log (after the database caught up).  0 or -errno. */
 int wlog_truncate(wlog *w);
 
 /*
  * Read the records from the start; @fn is called for each valid one in order and may
- * stop the scan by returning false.  Returns the number of records passed to @fn; a
- * torn or corrupt tail ends the scan (*ret_bad_bytes gets its length).
+ * stop the scan by returning false (then that record and all after it are dropped).
+ * Returns the number of records passed to @fn; a torn or corrupt tail ends the scan
+ * (*ret_bad_bytes is then non-zero).  Afterwards appends continue at the end found.
  */
 guint wlog_replay(wlog *w, bool (*fn)(void *user_data, const wlog_record *rec),
                   void *user_data, uint64_t *ret_bad_bytes);
