@@ -36,7 +36,7 @@ typedef struct virt_entry {
     virt_kind kind;
     const char *link_suffix; /* symlinks: appended to "nodes/<nodename>" */
     mode_t mode;             /* files: permission bits before masking */
-    char *(*generate)(cfs_fuse *f);
+    GBytes *(*generate)(cfs_fuse *f);
 } virt_entry;
 
 struct cfs_fuse {
@@ -50,34 +50,33 @@ struct cfs_fuse {
 
 /* One open virtual file: a snapshot of its content. */
 typedef struct virt_handle {
-    char *data;
-    size_t len;
+    GBytes *content;
 } virt_handle;
 
-static char *gen_version(cfs_fuse *f)
+static GBytes *gen_version(cfs_fuse *f)
 {
     return cfs_status_version_json(f->cfg.status);
 }
-static char *gen_members(cfs_fuse *f)
+static GBytes *gen_members(cfs_fuse *f)
 {
     return cfs_status_members_json(f->cfg.status);
 }
-static char *gen_vmlist(cfs_fuse *f)
+static GBytes *gen_vmlist(cfs_fuse *f)
 {
     return cfs_status_vmlist_json(f->cfg.status);
 }
-static char *gen_clusterlog(cfs_fuse *f)
+static GBytes *gen_clusterlog(cfs_fuse *f)
 {
-    return cfs_status_clusterlog_json(f->cfg.status);
+    return cfs_status_clusterlog_file(f->cfg.status);
 }
-static char *gen_rrd(cfs_fuse *f)
+static GBytes *gen_rrd(cfs_fuse *f)
 {
     return cfs_status_rrd_dump(f->cfg.status);
 }
-static char *gen_debug(cfs_fuse *f)
+static GBytes *gen_debug(cfs_fuse *f)
 {
     (void)f;
-    return g_strdup(log_get_debug() ? "1\n" : "0\n");
+    return g_bytes_new_static(log_get_debug() ? "1\n" : "0\n", 2);
 }
 
 static const virt_entry virtuals[] = {
@@ -212,8 +211,8 @@ static void attr_from_virtual(cfs_fuse *f, const virt_entry *v, struct stat *st)
         st->st_size = (off_t)strlen(target);
     } else {
         st->st_mode = mask_mode(S_IFREG | v->mode, false, false);
-        g_autofree char *content = v->generate(f);
-        st->st_size = (off_t)strlen(content);
+        g_autoptr(GBytes) content = v->generate(f);
+        st->st_size = (off_t)g_bytes_get_size(content);
     }
     st->st_blocks = (st->st_size + 511) / 512;
 }
@@ -494,8 +493,7 @@ static void open_virtual(cfs_fuse *f, fuse_req_t req, const virt_entry *v,
                          struct fuse_file_info *fi)
 {
     virt_handle *h = g_new0(virt_handle, 1);
-    h->data = v->generate(f);
-    h->len = strlen(h->data);
+    h->content = v->generate(f);
     fi->fh = (uint64_t)(uintptr_t)h;
     fi->direct_io = 1;
     fi->keep_cache = 0;
@@ -566,11 +564,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     cfs_fuse *f = req_fs(req);
     if (virt_by_ino(ino)) {
         virt_handle *h = (virt_handle *)(uintptr_t)fi->fh;
-        if (!h || off < 0 || (size_t)off >= h->len) {
+        gsize len = 0;
+        const char *data = h ? g_bytes_get_data(h->content, &len) : NULL;
+        if (!data || off < 0 || (size_t)off >= len) {
             fuse_reply_buf(req, NULL, 0);
             return;
         }
-        fuse_reply_buf(req, h->data + off, MIN(size, h->len - (size_t)off));
+        fuse_reply_buf(req, data + off, MIN(size, len - (size_t)off));
         return;
     }
     if (off < 0) {
@@ -631,7 +631,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
     if (virt_by_ino(ino) && fi->fh) {
         virt_handle *h = (virt_handle *)(uintptr_t)fi->fh;
-        g_free(h->data);
+        g_bytes_unref(h->content);
         g_free(h);
     }
     fuse_reply_err(req, 0);

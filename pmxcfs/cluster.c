@@ -249,7 +249,8 @@ void cfs_cluster_set_fuse(cfs_cluster *c, cfs_fuse *f)
 
 void cfs_cluster_on_change(cfs_cluster *c, const memdb_change *change)
 {
-    if (c && c->fuse)
+    /* changes made for our own kernel requests are already in the kernel's caches */
+    if (c && c->fuse && !dcdb_applying_own(c->dcdb))
         cfs_fuse_on_change(c->fuse, change);
 }
 

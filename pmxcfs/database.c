@@ -17,6 +17,11 @@
 #include "pmxcfs/cfs-limits.h"
 
 #define DATABASE_BUSY_TIMEOUT_MS 10000
+/* Checkpoint the WAL in the background once it holds this many pages (SQLite's own
+ * automatic checkpoint also uses 1000, but runs inside the committing writer). */
+#define DATABASE_CHECKPOINT_PAGES 2000
+/* A WAL larger than this is truncated after the checkpoint (spec §9.7, W15). */
+#define DATABASE_WAL_TRUNCATE_PAGES 16384
 
 /* The reference's schema text, byte for byte (spec §9.2; fixtures/manifest.json). */
 #define DATABASE_SCHEMA                                                                            \
@@ -58,6 +63,12 @@ struct database {
     sqlite3_stmt *stmt[STMT_COUNT];
     char *path;
     bool has_table;
+    /* background checkpointer */
+    GThread *ckpt_thread;
+    GMutex ckpt_lock;
+    GCond ckpt_cond;
+    int ckpt_pages; /* WAL size reported by the last commit, 0 = nothing to do */
+    bool ckpt_stop;
     bool in_transaction;
     int sticky_error; /* first failure inside the current transaction */
 };
@@ -171,11 +182,67 @@ database *database_open(const char *path, bool *ret_created, GError **error)
     return g_steal_pointer(&db);
 }
 
+/* Called by SQLite after every commit with the WAL size in pages. */
+static int database_wal_hook(void *user_data, sqlite3 *handle, const char *name, int pages)
+{
+    (void)handle;
+    (void)name;
+    database *db = user_data;
+    if (pages >= DATABASE_CHECKPOINT_PAGES) {
+        g_mutex_lock(&db->ckpt_lock);
+        db->ckpt_pages = pages;
+        g_cond_signal(&db->ckpt_cond);
+        g_mutex_unlock(&db->ckpt_lock);
+    }
+    return SQLITE_OK;
+}
+
+/*
+ * The checkpointer: copies WAL pages into the database file (with its fsyncs) on its
+ * own connection, so committing writers never pay for it.  PASSIVE checkpoints never
+ * block writers; a WAL that grew large is truncated once it was checkpointed.
+ */
+static gpointer database_checkpointer(gpointer user_data)
+{
+    database *db = user_data;
+    sqlite3 *h = NULL;
+    if (sqlite3_open_v2(db->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(h);
+        h = NULL;
+    } else {
+        sqlite3_busy_timeout(h, DATABASE_BUSY_TIMEOUT_MS);
+        /* a checkpoint only works once the connection has opened the WAL */
+        sqlite3_exec(h, "PRAGMA journal_mode", NULL, NULL, NULL);
+    }
+    g_mutex_lock(&db->ckpt_lock);
+    while (!db->ckpt_stop) {
+        if (db->ckpt_pages == 0) {
+            g_cond_wait(&db->ckpt_cond, &db->ckpt_lock);
+            continue;
+        }
+        int pages = db->ckpt_pages;
+        db->ckpt_pages = 0;
+        g_mutex_unlock(&db->ckpt_lock);
+        if (h) {
+            int mode = pages >= DATABASE_WAL_TRUNCATE_PAGES ? SQLITE_CHECKPOINT_TRUNCATE
+                                                            : SQLITE_CHECKPOINT_PASSIVE;
+            sqlite3_wal_checkpoint_v2(h, NULL, mode, NULL, NULL);
+        }
+        g_mutex_lock(&db->ckpt_lock);
+    }
+    g_mutex_unlock(&db->ckpt_lock);
+    if (h)
+        sqlite3_close(h);
+    return NULL;
+}
+
 int database_prepare_writes(database *db, GError **error)
 {
     GError *local = NULL;
     if (database_exec_simple(db, "PRAGMA journal_mode=WAL", &local) < 0 ||
         database_exec_simple(db, "PRAGMA synchronous=NORMAL", &local) < 0 ||
+        database_exec_simple(db, "PRAGMA wal_autocheckpoint=0", &local) < 0 ||
         (!db->has_table && database_exec_simple(db, DATABASE_SCHEMA, &local) < 0)) {
         g_propagate_prefixed_error(error, local, "database '%s': ", db->path);
         return -EIO;
@@ -200,6 +267,12 @@ int database_prepare_writes(database *db, GError **error)
                     "database '%s': chmod: %s", db->path, g_strerror(-r));
         return r;
     }
+    if (!db->ckpt_thread) {
+        g_mutex_init(&db->ckpt_lock);
+        g_cond_init(&db->ckpt_cond);
+        sqlite3_wal_hook(db->handle, database_wal_hook, db);
+        db->ckpt_thread = g_thread_new("db-checkpoint", database_checkpointer, db);
+    }
     return 0;
 }
 
@@ -207,6 +280,15 @@ void database_free(database *db)
 {
     if (!db)
         return;
+    if (db->ckpt_thread) {
+        g_mutex_lock(&db->ckpt_lock);
+        db->ckpt_stop = true;
+        g_cond_signal(&db->ckpt_cond);
+        g_mutex_unlock(&db->ckpt_lock);
+        g_thread_join(db->ckpt_thread);
+        g_mutex_clear(&db->ckpt_lock);
+        g_cond_clear(&db->ckpt_cond);
+    }
     if (db->in_transaction)
         database_rollback(db);
     for (int i = 0; i < STMT_COUNT; i++)

@@ -30,6 +30,9 @@ struct dcdb {
     dcdb_hooks hooks;
     dfsm *dfsm;
     cfs_ops_cluster ops;
+    /* true while applying an operation this process submitted for a FUSE request:
+     * the kernel already knows its effect, so its caches need no invalidation */
+    bool applying_own;
     /* synchronisation */
     GBytes *leader_index;
     GPtrArray *updates; /* memdb_update */
@@ -217,7 +220,9 @@ static int dcdb_deliver(void *user_data, uint32_t nodeid, uint32_t pid, uint16_t
         return 0;
     }
 
+    db->applying_own = local && op.type != CFS_OP_UNLOCK;
     int r = cfs_op_apply(db->m, &op, nodeid, time);
+    db->applying_own = false;
     *ret_result = r;
     if (r >= 0 && db->hooks.corosync_conf_changed &&
         (((op.type == CFS_OP_WRITE || op.type == CFS_OP_CREATE) &&
@@ -380,6 +385,9 @@ static int dcdb_commit(void *user_data)
         LOG_CRIT("%s", err->message);
         return -1;
     }
+    g_log(G_LOG_DOMAIN_DCDB, G_LOG_LEVEL_MESSAGE,
+          "committed %u updates (tree %.0f ms, database %.0f ms)", db->updates->len,
+          stats.build_ms, stats.database_ms);
     if (stats.removed || stats.overwritten)
         g_log(G_LOG_DOMAIN_DCDB,
               stats.local_changes_lost ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
@@ -455,4 +463,9 @@ dfsm *dcdb_get_dfsm(dcdb *db)
 const cfs_ops_cluster *dcdb_ops_cluster(dcdb *db)
 {
     return &db->ops;
+}
+
+bool dcdb_applying_own(dcdb *db)
+{
+    return db->applying_own;
 }

@@ -43,6 +43,9 @@ void dcdb_free(dcdb *db);
 dfsm *dcdb_get_dfsm(dcdb *db);
 /* The cluster backend for cfs_ops (submit = send + wait for the local result). */
 const cfs_ops_cluster *dcdb_ops_cluster(dcdb *db);
+/* True while an operation this process submitted (for a kernel request) is applied:
+ * the kernel's caches already reflect it.  Only meaningful in the service thread. */
+bool dcdb_applying_own(dcdb *db);
 
 /*
  * Wire encoding, exposed for tests.  dcdb_encode_op() fills @buf (at least

@@ -29,6 +29,9 @@
 #include "lib/log.h"
 #include "pmxcfs/cfs-fuse.h"
 #include "pmxcfs/cluster.h"
+#include "pmxcfs/confdb.h"
+#include "pmxcfs/ipc.h"
+#include "pmxcfs/kvgroup.h"
 #include "pmxcfs/memdb.h"
 #include "pmxcfs/ops.h"
 #include "pmxcfs/status.h"
@@ -53,6 +56,7 @@ typedef struct options {
     char *database;
     char *rundir;
     char *pidfile;
+    char *ipc_service;
     char *nodename;
     char *corosync_conf;
     int lock_timeout;
@@ -98,6 +102,8 @@ static bool parse_args(int *argc, char ***argv)
          "Runtime directory (default " DEFAULT_RUNDIR ")", "DIR"},
         {"pidfile", 0, 0, G_OPTION_ARG_FILENAME, &opt.pidfile,
          "Pid file (default " DEFAULT_PIDFILE ")", "FILE"},
+        {"ipc-service", 0, 0, G_OPTION_ARG_STRING, &opt.ipc_service,
+         "IPC service name (default pve2)", "NAME"},
         {"nodename", 0, 0, G_OPTION_ARG_STRING, &opt.nodename,
          "Node name (default: the host name up to the first dot)", "NAME"},
         {"corosync-conf", 0, 0, G_OPTION_ARG_FILENAME, &opt.corosync_conf,
@@ -284,6 +290,8 @@ static void write_restart_flag(gid_t gid, bool create)
 typedef struct daemon_ctx {
     cfs_status *status;
     cfs_cluster *cluster;
+    kvgroup *kvgroup; /* cluster mode: the status group */
+    confdb *confdb;   /* cluster mode: cluster information from cmap */
 } daemon_ctx;
 
 static void on_memdb_change(void *user_data, const memdb_change *change)
@@ -408,7 +416,8 @@ int main(int argc, char **argv)
     daemon_ctx ctx = {0};
     memdb_options mopts = {.on_change = on_memdb_change,
                            .change_data = &ctx,
-                           .lock_timeout = (uint32_t)opt.lock_timeout};
+                           .lock_timeout = (uint32_t)opt.lock_timeout,
+                           .flush_interval_ms = 1000};
     g_autoptr(GError) err = NULL;
     bool created = false;
     memdb *m = memdb_open(opt.database, &mopts, &created, &err);
@@ -417,6 +426,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ctx.status = cfs_status_new(nodename, m);
+    cfs_status_set_local_address(ctx.status, address);
     cfs_status_bump_all(ctx.status);
     if (created && !opt.local)
         import_corosync_conf(m);
@@ -469,13 +479,33 @@ int main(int argc, char **argv)
         memdb_free(m);
         return 1;
     }
+    cfs_ipc_config icfg = {
+        .service = opt.ipc_service,
+        .www_data_gid = www_gid,
+        .memdb = m,
+        .status = ctx.status,
+    };
+    cfs_ipc *ipc = cfs_ipc_start(&icfg, &err);
+    if (!ipc) {
+        startup_fail("%s (is another pmxcfs running in this network namespace?)", err->message);
+        cfs_fuse_free(fuse);
+        cfs_ops_free(ops);
+        cfs_cluster_free(ctx.cluster);
+        cfs_status_free(ctx.status);
+        memdb_free(m);
+        return 1;
+    }
     if (ctx.cluster) {
+        ctx.kvgroup = kvgroup_new(ctx.status);
+        cfs_cluster_add_group(ctx.cluster, kvgroup_dfsm(ctx.kvgroup));
+        ctx.confdb = confdb_new(ctx.status, cfs_cluster_context(ctx.cluster));
         cfs_cluster_set_fuse(ctx.cluster, fuse);
         cfs_cluster_start(ctx.cluster);
     }
 
     struct sigaction sa = {.sa_handler = SIG_IGN};
     sigaction(SIGPIPE, &sa, NULL);
+    /* the IPC server runs: clients may stop waiting for us (spec §12.5, §13.6) */
     write_restart_flag(www_gid, false);
     if (opt.foreground) {
         g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
@@ -489,9 +519,12 @@ int main(int argc, char **argv)
     int status = cfs_fuse_run(fuse);
 
     write_restart_flag(www_gid, true);
+    cfs_ipc_stop(ipc);
     cfs_fuse_free(fuse);
     if (ctx.cluster) {
         cfs_cluster_stop(ctx.cluster);
+        confdb_free(ctx.confdb);
+        kvgroup_free(ctx.kvgroup);
         cfs_cluster_free(ctx.cluster);
         ctx.cluster = NULL;
     }

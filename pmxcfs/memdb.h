@@ -94,6 +94,9 @@ typedef struct memdb_options {
      * released.  Must not call back into memdb mutators. */
     void (*on_change)(void *user_data, const memdb_change *change);
     void *change_data;
+    /* Merge the write log into SQLite this often (ms) while files are dirty; 0 = only
+     * at the next SQLite transaction, at 16 MiB of log and at memdb_free(). */
+    unsigned flush_interval_ms;
 } memdb_options;
 
 /*
@@ -133,6 +136,9 @@ int memdb_mtime(memdb *m, const char *path, uint32_t writer, uint32_t mtime);
  */
 void memdb_batch_begin(memdb *m);
 int memdb_batch_commit(memdb *m);
+
+/* Merge the write log into the database now (0 or -EIO). */
+int memdb_flush(memdb *m);
 
 /*
  * Replace RAM with the database's content (after a failed commit, or on request).
@@ -180,6 +186,8 @@ typedef struct memdb_sync_stats {
     guint overwritten; /* local entries replaced by a different version */
     guint added;       /* entries new to this node */
     bool local_changes_lost; /* a replaced entry was not older than the leader's copy */
+    double build_ms;         /* building and verifying the new tree in RAM */
+    double database_ms;      /* the database transaction */
 } memdb_sync_stats;
 
 /*
@@ -205,6 +213,20 @@ uint64_t memdb_vmlist_version(memdb *m);
 GArray *memdb_vmlist_snapshot(memdb *m, uint64_t *ret_version);
 /* The guest config path of @vmid ("nodes/<node>/<kind>/<vmid>.conf"), or NULL. */
 char *memdb_vm_config_path(memdb *m, uint32_t vmid);
+
+/* One guest config of a memdb_vm_configs() snapshot. */
+typedef struct memdb_vm_config {
+    uint32_t vmid;
+    GBytes *data;
+} memdb_vm_config;
+
+/*
+ * A consistent snapshot of guest configs (IPC guest properties, spec §12.4, W24): the
+ * config of @vmid, or of every guest in the VM list when @vmid is 0, copied under one
+ * read lock.  -ENOENT if @vmid is not in the VM list.  Guests whose config entry is
+ * missing are left out.  The array frees the data.
+ */
+int memdb_vm_configs(memdb *m, uint32_t vmid, GArray **ret_configs);
 
 /*
  * Locks (spec §7).  memdb_lock_checksum() fills the checksum of the lock directory at

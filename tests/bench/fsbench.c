@@ -7,6 +7,8 @@
  *                               prints "chunk <CHUNK> <ms>"
  *   fsbench bulk DIR N SIZE D   N files of SIZE bytes in D directories, open-write-close,
  *                               prints "bulk <files/s>"
+ *   fsbench lat DIR N SIZE      N files written like PVE does, one latency per file:
+ *                               prints "lat <files/s> p50_us <x> p99_us <y>"
  *
  * Phases: create+write+rename of new files (the PVE writer: O_EXCL temp file, one
  * write, rename), the same replacing existing files, O_TRUNC+write in place, read,
@@ -183,14 +185,42 @@ static int run_bulk(const char *dir, int n, size_t size, int dirs)
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int run_lat(const char *dir, int n, size_t size)
+{
+    char *data = malloc(size);
+    memset(data, 'l', size);
+    double *lat = calloc((size_t)n, sizeof(double));
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        double t = now();
+        pve_write(dir, i, data, size);
+        lat[i] = (now() - t) * 1e6;
+    }
+    double total = now() - t0;
+    qsort(lat, (size_t)n, sizeof(double), cmp_double);
+    printf("lat %.0f p50_us %.0f p99_us %.0f\n", n / total, lat[n / 2], lat[(n * 99) / 100]);
+    free(lat);
+    free(data);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "ops") == 0)
         return run_ops(argv[2], atoi(argv[3]), (size_t)atol(argv[4]));
     if (argc >= 4 && strcmp(argv[1], "chunk") == 0)
         return run_chunk(argv[2], (size_t)atol(argv[3]));
+    if (argc >= 5 && strcmp(argv[1], "lat") == 0)
+        return run_lat(argv[2], atoi(argv[3]), (size_t)atol(argv[4]));
     if (argc >= 6 && strcmp(argv[1], "bulk") == 0)
         return run_bulk(argv[2], atoi(argv[3]), (size_t)atol(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: fsbench ops DIR N SIZE | chunk DIR CHUNK | bulk DIR N SIZE DIRS\n");
+    fprintf(stderr, "usage: fsbench ops DIR N SIZE | chunk DIR CHUNK | bulk DIR N SIZE DIRS | "
+                    "lat DIR N SIZE\n");
     return 2;
 }

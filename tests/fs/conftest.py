@@ -37,13 +37,15 @@ class Cfs:
         self.pidfile = base / "pmxcfs.pid"
         self.nodename = nodename
         self.pid = None
+        # a private IPC name: test runs of other checkouts share this network namespace
+        self.ipc_service = f"pve2-test-{os.getpid()}-{base.name}-{id(self) & 0xffff:x}"
         self.mnt.mkdir(parents=True, exist_ok=True)
 
     def args(self, extra=()):
         return [str(PMXCFS), "--mountpoint", str(self.mnt), "--database", str(self.db),
                 "--rundir", str(self.rundir), "--pidfile", str(self.pidfile),
                 "--nodename", self.nodename, "--corosync-conf", str(self.base / "no-corosync.conf"),
-                *extra]
+                "--ipc-service", self.ipc_service, *extra]
 
     def start(self, extra=("-l",), check=True):
         """Start in daemon mode; returns the CompletedProcess of the start command."""

@@ -166,7 +166,10 @@ def test_virtual_files(cfs):
     assert get(cfs.path(".vmlist")).decode() == (
         '{\n"version": 2,\n"ids": {\n"100": { "node": "testnode", "type": "qemu", '
         '"version": 2 }}\n\n}\n')
-    assert get(cfs.path(".clusterlog")) == b'{\n"data": [\n]\n}\n'
+    # the log starts with the daemon's own entry (spec §11.5)
+    log = json.loads(get(cfs.path(".clusterlog")))["data"]
+    assert [(e["user"], e["tag"], e["pri"], e["msg"], e["node"]) for e in log] == [
+        ("root", "cluster", 6, "starting cluster log", NODE)]
     assert get(cfs.path(".rrd")) == b""
     # a snapshot per open handle: reads at any offset are consistent
     with open(cfs.path(".version"), "rb") as f:

@@ -8,9 +8,13 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sched.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pmxcfs/memdb.h"
+#include "pmxcfs/wlog.h"
 #include "tests/unit/check-main.h"
 #include "tests/unit/test-util.h"
 
@@ -671,6 +675,193 @@ START_TEST(test_sync_commit_mismatch_changes_nothing)
 }
 END_TEST
 
+
+/* True if the operation log starts with the end marker (no record). */
+static bool log_is_empty(const char *path)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    ck_assert(g_file_get_contents(path, &data, &len, NULL));
+    ck_assert_uint_ge(len, 8);
+    for (int i = 0; i < 8; i++)
+        if (data[i])
+            return false;
+    return true;
+}
+
+/* A child process writes through the write log and dies without any cleanup. */
+static void crash_after(void (*work)(memdb *m))
+{
+    memdb_free(fx.m);
+    fx.m = NULL;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        memdb *m = open_db();
+        work(m);
+        _exit(0); /* no memdb_free: nothing is merged into SQLite */
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fx.m = open_db();
+}
+
+static void chunked_work(memdb *m)
+{
+    static uint8_t chunk[4096];
+    if (memdb_create(m, "big", 0, 1) != 0)
+        _exit(1);
+    for (int i = 0; i < 64; i++) {
+        memset(chunk, i + 1, sizeof(chunk));
+        if (memdb_write(m, "big", (uint64_t)i * 4096, chunk, 4096, false, 0, 7) != 4096)
+            _exit(2);
+    }
+    if (memdb_write(m, "big", 100, "T", 1, true, 0, 8) != 1) /* truncate to 101 */
+        _exit(3);
+}
+
+START_TEST(test_wlog_replay_after_crash)
+{
+    crash_after(chunked_work);
+    memdb_attr a;
+    ck_assert_int_eq(memdb_lookup_path(fx.m, "big", &a), 0);
+    ck_assert_uint_eq(a.size, 101);
+    ck_assert_uint_eq(a.mtime, 8);
+    uint8_t buf[101];
+    ck_assert_int_eq(memdb_read(fx.m, a.inode, buf, sizeof(buf), 0), 101);
+    ck_assert_int_eq(buf[0], 1);
+    ck_assert_int_eq(buf[100], 'T');
+    ck_assert_uint_eq(version_of(fx.m), 1 + 1 + 64 + 1);
+    /* the replay was merged: the log holds no record any more */
+    g_autofree char *log = g_strconcat(fx.db_path, ".wlog", NULL);
+    ck_assert(log_is_empty(log));
+    struct stat st;
+    ck_assert_int_eq(stat(log, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+}
+END_TEST
+
+
+/* Every kind of operation, with fixed writers and times. */
+static void all_ops_work(memdb *m)
+{
+    static uint8_t chunk[3000];
+    memset(chunk, 'c', sizeof(chunk));
+    int r = 0;
+    r |= memdb_mkdir(m, "nodes", 1, 10);
+    r |= memdb_mkdir(m, "nodes/a", 1, 11);
+    r |= memdb_mkdir(m, "nodes/a/qemu-server", 1, 12);
+    r |= memdb_mkdir(m, "priv", 2, 13);
+    r |= memdb_mkdir(m, "priv/lock", 2, 14);
+    r |= memdb_mkdir(m, "priv/lock/l1", 2, 15);
+    r |= memdb_mtime(m, "priv/lock/l1", 2, 16);
+    r |= memdb_create(m, "nodes/a/qemu-server/100.conf.tmp", 3, 17);
+    r |= memdb_write(m, "nodes/a/qemu-server/100.conf.tmp", 0, "name: x\n", 8, false, 3, 18) - 8;
+    r |= memdb_rename(m, "nodes/a/qemu-server/100.conf.tmp", "nodes/a/qemu-server/100.conf", 3,
+                      19);
+    r |= memdb_create(m, "big", 4, 20);
+    for (int i = 0; i < 10; i++)
+        r |= memdb_write(m, "big", (uint64_t)i * 3000, chunk, 3000, false, 4, 21 + i) - 3000;
+    r |= memdb_write(m, "big", 5, NULL, 0, true, 4, 40);
+    r |= memdb_create(m, "gone", 5, 41);
+    r |= memdb_delete(m, "gone", 5, 42);
+    r |= memdb_create(m, "over", 5, 43);
+    r |= memdb_create(m, "src", 5, 44);
+    r |= memdb_write(m, "src", 0, "new", 3, false, 5, 45) - 3;
+    r |= memdb_rename(m, "src", "over", 5, 46); /* replaces an entry */
+    r |= memdb_mtime(m, "over", 6, 1000);
+    r |= memdb_delete(m, "priv/lock/l1", 2, 47);
+    if (r != 0)
+        _exit(9);
+}
+
+START_TEST(test_wlog_replay_equals_clean_close)
+{
+    /* the same operations: once closed cleanly, once crashed before any merge */
+    all_ops_work(fx.m);
+    memdb_free(fx.m);
+    fx.m = open_db();
+    uint8_t clean[32];
+    memdb_compute_checksum(fx.m, clean);
+    g_autoptr(GBytes) clean_index = memdb_encode_index(fx.m);
+    memdb_free(fx.m);
+    fx.m = NULL;
+    unlink(fx.db_path);
+    g_autofree char *wal = g_strconcat(fx.db_path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat(fx.db_path, "-shm", NULL);
+    unlink(wal);
+    unlink(shm);
+    fx.m = open_db();
+    /* a new database starts with another mtime in its version row: align it */
+    memdb_free(fx.m);
+    fx.m = NULL;
+    sqlite3 *h = NULL;
+    ck_assert_int_eq(sqlite3_open(fx.db_path, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "UPDATE tree SET mtime = 0 WHERE inode = 0", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    crash_after(all_ops_work);
+    uint8_t replayed[32];
+    memdb_compute_checksum(fx.m, replayed);
+    g_autoptr(GBytes) replayed_index = memdb_encode_index(fx.m);
+    /* the root's mtime is the last operation's in both runs */
+    ck_assert(g_bytes_equal(clean_index, replayed_index));
+    ck_assert(memcmp(clean, replayed, 32) == 0);
+    ck_assert_uint_eq(memdb_lock_count(fx.m), 0);
+    g_autofree char *p = memdb_vm_config_path(fx.m, 100);
+    ck_assert_str_eq(p, "nodes/a/qemu-server/100.conf");
+}
+END_TEST
+
+START_TEST(test_wlog_torn_tail_ignored)
+{
+    crash_after(chunked_work);
+    uint8_t before[32];
+    memdb_compute_checksum(fx.m, before);
+    /* a log whose records do not continue the database, plus garbage */
+    memdb_free(fx.m);
+    fx.m = NULL;
+    g_autofree char *log = g_strconcat(fx.db_path, ".wlog", NULL);
+    ck_assert(g_file_set_contents(log, "PXWL garbage that is not a record", -1, NULL));
+    fx.m = open_db();
+    uint8_t after[32];
+    memdb_compute_checksum(fx.m, after);
+    ck_assert(memcmp(before, after, 32) == 0);
+}
+END_TEST
+
+START_TEST(test_wlog_merged_on_flush)
+{
+    ck_assert_int_eq(memdb_create(fx.m, "f", 0, 1), 0);
+    ck_assert_int_eq(W(fx.m, "f", "data", 0, false), 4);
+    ck_assert_int_eq(memdb_mkdir(fx.m, "d", 0, 2), 0);
+    g_autofree char *log = g_strconcat(fx.db_path, ".wlog", NULL);
+    ck_assert(!log_is_empty(log));
+    /* a merge writes the rows into SQLite and empties the log */
+    ck_assert_int_eq(memdb_flush(fx.m), 0);
+    ck_assert(log_is_empty(log));
+    /* read the row straight from SQLite */
+    sqlite3 *h = NULL;
+    ck_assert_int_eq(sqlite3_open(fx.db_path, &h), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT data FROM tree WHERE name = 'f'", -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_bytes(q, 0), 4);
+    ck_assert(memcmp(sqlite3_column_blob(q, 0), "data", 4) == 0);
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+}
+END_TEST
+
+START_TEST(test_wlog_crc)
+{
+    /* CRC-32C check value */
+    ck_assert_uint_eq(wlog_crc32c(0, "123456789", 9), 0xe3069283);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("memdb");
@@ -695,6 +886,11 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_paths_helpers);
     tcase_add_test(tc, test_sync_commit);
     tcase_add_test(tc, test_sync_commit_mismatch_changes_nothing);
+    tcase_add_test(tc, test_wlog_replay_after_crash);
+    tcase_add_test(tc, test_wlog_torn_tail_ignored);
+    tcase_add_test(tc, test_wlog_replay_equals_clean_close);
+    tcase_add_test(tc, test_wlog_merged_on_flush);
+    tcase_add_test(tc, test_wlog_crc);
     suite_add_tcase(s, tc);
     return s;
 }
