@@ -311,6 +311,12 @@ def test_join_n3(clab):
     assert sorted(int(x) for x in re.findall(r"nodeid: (\d+)", conf)) == [1, 2, 3]
     assert "config_version: " in conf
     wait_converged(clab, NODES, timeout=30)
+    if clab.binary("pmxcfs-ctl"):
+        # addnode's cluster log entries, replicated to every node
+        def logged():
+            log = run(clab, "n3", "pmxcfs-ctl", "clusterlog", "-n", "200").stdout
+            return all(f"adding node {n} to cluster" in log for n in ("n2", "n3"))
+        wait_for(logged, 30, "the cluster log entries of both joins on n3")
 
 
 def test_pve_is_shared(clab):
@@ -382,6 +388,9 @@ def test_delnode_shrinks_the_cluster(clab):
     wait_for(shrunk, 30, "expected votes on n1 to follow the node list (2)")
     assert "Quorum:           2" in ok(pvecm(clab, "n2", "status")).stdout
     assert op(clab, "n1", "exists", "nodes/n3") is True  # the node directory stays
+    if clab.binary("pmxcfs-ctl"):
+        log = run(clab, "n2", "pmxcfs-ctl", "clusterlog", "-n", "200").stdout
+        assert "removed node n3 from cluster" in log
     # quorum follows the new node list: n2 alone is not quorate any more (2 of 2 needed)
     clab.poweroff("n2")
     wait_for(lambda: not clab.quorate("n1"), 60, "n1 alone to lose quorum")

@@ -46,6 +46,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 NODE_BINARIES = {
     "pmxcfs": "pmxcfs/pmxcfs",
     "pvecm": "quorum/pvecm",
+    "pmxcfs-ctl": "pmxcfs/pmxcfs-ctl",
     "watchdog-mux": "fence/watchdog-mux",
 }
 EMU_BINARY = "tests/lab/watchdog-emu"
