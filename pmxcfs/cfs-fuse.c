@@ -217,14 +217,20 @@ static void attr_from_virtual(cfs_fuse *f, const virt_entry *v, struct stat *st)
     st->st_blocks = (st->st_size + 511) / 512;
 }
 
+static void entry_param(cfs_fuse *f, const memdb_attr *a, struct fuse_entry_param *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->ino = to_fuse(a->inode);
+    ret->generation = 1;
+    ret->attr_timeout = CFS_FUSE_TIMEOUT;
+    ret->entry_timeout = CFS_FUSE_TIMEOUT;
+    attr_from_memdb(f, a, &ret->attr);
+}
+
 static void reply_entry_memdb(cfs_fuse *f, fuse_req_t req, const memdb_attr *a)
 {
-    struct fuse_entry_param e = {0};
-    e.ino = to_fuse(a->inode);
-    e.generation = 1;
-    e.attr_timeout = CFS_FUSE_TIMEOUT;
-    e.entry_timeout = CFS_FUSE_TIMEOUT;
-    attr_from_memdb(f, a, &e.attr);
+    struct fuse_entry_param e;
+    entry_param(f, a, &e);
     fuse_reply_entry(req, &e);
 }
 
@@ -419,19 +425,27 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
     fuse_reply_readlink(req, target);
 }
 
+/* Create a file or directory below @parent through ops; fills the new entry's attributes. */
+static int create_common(cfs_fuse *f, fuse_ino_t parent, const char *name, bool dir,
+                         memdb_attr *ret_attr)
+{
+    if (is_virtual_child(parent, name) || virt_by_ino(parent))
+        return -EACCES;
+    g_autofree char *path = child_path(f, parent, name);
+    if (!path)
+        return -ENOENT;
+    int r = dir ? cfs_ops_mkdir(f->cfg.ops, path) : cfs_ops_create(f->cfg.ops, path);
+    if (r == 0)
+        r = memdb_lookup_path(f->cfg.memdb, path, ret_attr);
+    return r;
+}
+
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
     (void)mode;
     cfs_fuse *f = req_fs(req);
-    if (is_virtual_child(parent, name) || virt_by_ino(parent)) {
-        fuse_reply_err(req, EACCES);
-        return;
-    }
-    g_autofree char *path = child_path(f, parent, name);
-    int r = path ? cfs_ops_mkdir(f->cfg.ops, path) : -ENOENT;
     memdb_attr a;
-    if (r == 0)
-        r = memdb_lookup_path(f->cfg.memdb, path, &a);
+    int r = create_common(f, parent, name, true, &a);
     if (r < 0) {
         fuse_reply_err(req, -r);
         return;
@@ -533,25 +547,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
     (void)mode;
     cfs_fuse *f = req_fs(req);
-    if (is_virtual_child(parent, name) || virt_by_ino(parent)) {
-        fuse_reply_err(req, EACCES);
-        return;
-    }
-    g_autofree char *path = child_path(f, parent, name);
-    int r = path ? cfs_ops_create(f->cfg.ops, path) : -ENOENT;
     memdb_attr a;
-    if (r == 0)
-        r = memdb_lookup_path(f->cfg.memdb, path, &a);
+    int r = create_common(f, parent, name, false, &a);
     if (r < 0) {
         fuse_reply_err(req, -r);
         return;
     }
-    struct fuse_entry_param e = {0};
-    e.ino = to_fuse(a.inode);
-    e.generation = 1;
-    e.attr_timeout = CFS_FUSE_TIMEOUT;
-    e.entry_timeout = CFS_FUSE_TIMEOUT;
-    attr_from_memdb(f, &a, &e.attr);
+    struct fuse_entry_param e;
+    entry_param(f, &a, &e);
     fi->fh = 0;
     fi->direct_io = 1;
     fi->keep_cache = 0;

@@ -649,6 +649,24 @@ void memdb_free(memdb *m)
 /* ---------------------------------------------------------------------------------- */
 /* apply operations */
 
+/*
+ * The common first checks of create, mkdir, write and utimens (spec §4.2): the parent
+ * must exist (ENOENT) and be a directory (ENOTDIR), the name must not be "", "." or
+ * ".." (EACCES).
+ */
+static int resolve_target(memdb *m, const char *path, memdb_entry **ret_parent,
+                          char **ret_name)
+{
+    int r = resolve_parent(m, path, ret_parent, ret_name);
+    if (r < 0)
+        return r;
+    if ((*ret_parent)->type != CFS_TYPE_DIR)
+        return -ENOTDIR;
+    if (memdb_name_is_bad(*ret_name))
+        return -EACCES;
+    return 0;
+}
+
 /* Create a file or directory; shared by create and mkdir. */
 static int memdb_create_entry(memdb *m, const char *path, uint8_t type, uint32_t writer,
                               uint32_t mtime)
@@ -658,16 +676,8 @@ static int memdb_create_entry(memdb *m, const char *path, uint8_t type, uint32_t
     int r;
 
     g_rec_mutex_lock(&m->apply_lock);
-    if ((r = resolve_parent(m, path, &parent, &name)) < 0)
+    if ((r = resolve_target(m, path, &parent, &name)) < 0)
         goto out;
-    if (parent->type != CFS_TYPE_DIR) {
-        r = -ENOTDIR;
-        goto out;
-    }
-    if (memdb_name_is_bad(name)) {
-        r = -EACCES;
-        goto out;
-    }
     if (type == CFS_TYPE_REG && mdb_vmlist_conflicts(m, path)) {
         r = -EEXIST;
         goto out;
@@ -737,16 +747,8 @@ int memdb_write(memdb *m, const char *path, uint64_t offset, const void *data, s
         return -EFBIG;
 
     g_rec_mutex_lock(&m->apply_lock);
-    if ((r = resolve_parent(m, path, &parent, &name)) < 0)
+    if ((r = resolve_target(m, path, &parent, &name)) < 0)
         goto out;
-    if (parent->type != CFS_TYPE_DIR) {
-        r = -ENOTDIR;
-        goto out;
-    }
-    if (memdb_name_is_bad(name)) {
-        r = -EACCES;
-        goto out;
-    }
     if (mdb_vmlist_conflicts(m, path)) {
         r = -EEXIST;
         goto out;
@@ -966,16 +968,8 @@ int memdb_mtime(memdb *m, const char *path, uint32_t writer, uint32_t mtime)
     int r;
 
     g_rec_mutex_lock(&m->apply_lock);
-    if ((r = resolve_parent(m, path, &parent, &name)) < 0)
+    if ((r = resolve_target(m, path, &parent, &name)) < 0)
         goto out;
-    if (parent->type != CFS_TYPE_DIR) {
-        r = -ENOTDIR;
-        goto out;
-    }
-    if (memdb_name_is_bad(name)) {
-        r = -EACCES;
-        goto out;
-    }
     memdb_entry *e = mdb_entry_child(parent, name);
     if (!e) {
         r = -ENOENT;

@@ -134,8 +134,10 @@ int wlog_append(wlog *w, const wlog_record *rec)
     /* terminator first, then the body, then the header: a crash at any point leaves
      * either the old end or a record that fails its checks */
     memset(p + total, 0, WLOG_TERMINATOR);
-    memcpy(p + WLOG_HEADER, rec->path, pathlen);
-    memcpy(p + WLOG_HEADER + pathlen, rec->to, tolen);
+    if (pathlen)
+        memcpy(p + WLOG_HEADER, rec->path, pathlen);
+    if (tolen)
+        memcpy(p + WLOG_HEADER + pathlen, rec->to, tolen);
     if (size)
         memcpy(p + WLOG_HEADER + pathlen + tolen, rec->data, size);
     header_encode(p, rec, pathlen, tolen);
