@@ -19,9 +19,9 @@
 typedef struct cs_member {
     uint32_t nodeid;
     uint32_t votes;
-    char *name;  /* nodelist name, else ring0_addr, else NULL */
-    char *addr;  /* the node's first address (lowest ringN_addr), or NULL; corosync-quorumtool
-                    -i shows only this one */
+    char *name; /* nodelist name, else ring0_addr, else NULL */
+    char *addr; /* the node's first address (lowest ringN_addr), or NULL; corosync-quorumtool
+                   -i shows only this one */
 } cs_member;
 
 typedef struct cs_membership {

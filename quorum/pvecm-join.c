@@ -223,6 +223,20 @@ bool pvecm_db_backup(const pvecm_env *env, char **ret_path, GError **error)
                     "cannot backup old database: sqlite3 .dump failed: %s", g_strstrip(msg));
         return false;
     }
+    /* sqlite3 exits 0 even when it could not read the database: a complete dump ends
+       with COMMIT and has no error comment */
+    gsize dump_len = g_bytes_get_size(out);
+    const char *dump = g_bytes_get_data(out, NULL);
+    static const char commit[] = "COMMIT;\n";
+    if (dump_len < sizeof(commit) - 1 ||
+        memcmp(dump + dump_len - (sizeof(commit) - 1), commit, sizeof(commit) - 1) != 0 ||
+        g_strstr_len(dump, (gssize)dump_len, "/**** ERROR:")) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    "cannot backup old database: sqlite3 could not dump '%s' completely (is it "
+                    "a valid database?)",
+                    db);
+        return false;
+    }
     /* gzip in memory: the database is bounded by pmxcfs's limits */
     g_autoptr(GZlibCompressor) z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
     g_autoptr(GOutputStream) mem = g_memory_output_stream_new_resizable();
