@@ -2,9 +2,13 @@
  * memdb-log: how memdb makes operations durable.  Every applied operation is appended
  * to the operation log (wlog.h); a merge writes the rows changed since the last merge
  * (the `dirty` and `deleted` sets) and the version row in one SQLite transaction and
- * truncates the log.  Merges happen on a timer (the flusher thread), when the log grows
- * large, at the end of a batch whose log append failed, and at close.  On open the log
- * is replayed by applying its operations again.
+ * cuts the log behind them.  Merges run in the background once a second (the flusher
+ * thread: the rows are copied under the apply lock, SQLite is written under the merge
+ * lock only), and in the foreground when the log is full or unusable, and at close.
+ * On open the log is replayed by applying its operations again.
+ *
+ * Lock order: apply_lock before merge_lock.  merge_lock serialises every use of the
+ * SQLite connection, so merges reach the database in the order of their snapshots.
  */
 #include "pmxcfs/memdb-private.h"
 
@@ -15,7 +19,7 @@
 /* persistence: the operation log and the merge into SQLite */
 
 
-/* Make sure a transaction is open. */
+/* Make sure a transaction is open (merge_lock held). */
 int mdb_txn_ensure(memdb *m)
 {
     if (database_in_transaction(m->db))
@@ -42,52 +46,133 @@ bool mdb_merge_pending(memdb *m)
            wlog_size(m->wlog) > 0;
 }
 
-/*
- * Merge: one SQLite transaction with every row changed since the last mdb_merge (deleted
- * rows, changed entries, the version row), then empty the log.  On failure the
- * transaction is rolled back and the log keeps everything.
- */
-int mdb_txn_commit(memdb *m)
+/* ---------------------------------------------------------------------------------- */
+/* merges */
+
+/* The rows of a merge, copied out of the tree so that SQLite can be written without
+ * holding the apply lock. */
+typedef struct merge_row {
+    uint64_t inode;
+    uint64_t parent;
+    uint64_t version;
+    uint32_t writer;
+    uint32_t mtime;
+    uint8_t type;
+    char *name;
+    uint8_t *data;
+    uint32_t size;
+} merge_row;
+
+typedef struct merge_snapshot {
+    GArray *rows;    /* merge_row */
+    GArray *deleted; /* uint64_t */
+    uint64_t version;
+    uint32_t writer;
+    uint32_t mtime;
+    uint64_t log_pos; /* the operation log up to here is in the snapshot */
+} merge_snapshot;
+
+static void merge_row_clear(gpointer p)
 {
-    int r = 0;
-    GHashTableIter it;
-    gpointer key;
-    g_hash_table_iter_init(&it, m->deleted);
-    while (r == 0 && g_hash_table_iter_next(&it, &key, NULL))
-        r = database_delete(m->db, *(uint64_t *)key);
-    g_hash_table_iter_init(&it, m->dirty);
-    while (r == 0 && g_hash_table_iter_next(&it, &key, NULL))
-        r = mdb_persist_entry(m, key);
-    if (r == 0)
-        r = mdb_persist_version(m);
-    if (r == 0)
-        r = database_commit(m->db);
-    else
-        database_rollback(m->db);
-    if (r < 0)
-        return r;
-    g_hash_table_remove_all(m->dirty);
-    g_hash_table_remove_all(m->deleted);
-    if (wlog_truncate(m->wlog) < 0)
-        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
-              "cannot truncate the operation log, ignoring (its records are merged)");
-    return 0;
+    merge_row *r = p;
+    g_free(r->name);
+    g_free(r->data);
 }
 
-int mdb_merge(memdb *m)
+static void snapshot_free(merge_snapshot *s)
+{
+    g_array_free(s->rows, TRUE);
+    g_array_free(s->deleted, TRUE);
+    g_free(s);
+}
+
+/* Copy the pending rows and empty the sets (apply lock held). */
+static merge_snapshot *snapshot_take(memdb *m)
+{
+    merge_snapshot *s = g_new0(merge_snapshot, 1);
+    s->rows = g_array_sized_new(FALSE, FALSE, sizeof(merge_row), g_hash_table_size(m->dirty));
+    g_array_set_clear_func(s->rows, merge_row_clear);
+    s->deleted = g_array_sized_new(FALSE, FALSE, sizeof(uint64_t),
+                                   g_hash_table_size(m->deleted));
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, m->dirty);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        memdb_entry *e = key;
+        merge_row r = {.inode = e->inode, .parent = e->parent, .version = e->version,
+                       .writer = e->writer, .mtime = e->mtime, .type = e->type,
+                       .name = g_strdup(e->name)};
+        if (e->type == CFS_TYPE_REG && e->size) {
+            r.data = g_memdup2(e->data, e->size);
+            r.size = e->size;
+        }
+        g_array_append_val(s->rows, r);
+    }
+    g_hash_table_iter_init(&it, m->deleted);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        g_array_append_val(s->deleted, *(uint64_t *)key);
+    s->version = m->root->version;
+    s->writer = m->root->writer;
+    s->mtime = m->root->mtime;
+    s->log_pos = wlog_head(m->wlog);
+    g_hash_table_remove_all(m->dirty);
+    g_hash_table_remove_all(m->deleted);
+    return s;
+}
+
+/* Write a snapshot in one transaction (merge_lock held). */
+static int snapshot_write(memdb *m, const merge_snapshot *s)
 {
     int r = mdb_txn_ensure(m);
+    for (guint i = 0; r == 0 && i < s->deleted->len; i++)
+        r = database_delete(m->db, g_array_index(s->deleted, uint64_t, i));
+    for (guint i = 0; r == 0 && i < s->rows->len; i++) {
+        merge_row *row = &g_array_index(s->rows, merge_row, i);
+        r = database_put(m->db, row->inode, row->parent, row->version, row->writer,
+                         row->mtime, row->type, row->name, row->data, row->size);
+    }
     if (r == 0)
-        r = mdb_txn_commit(m);
+        r = database_put_version(m->db, s->version, s->writer, s->mtime, CFS_TYPE_REG);
+    if (r == 0)
+        r = database_commit(m->db);
+    else if (database_in_transaction(m->db))
+        database_rollback(m->db);
     return r;
 }
 
-/* After a failed merge: RAM back to database + log, -EIO for the operation(s). */
+/*
+ * Merge now, with the apply lock held: everything pending goes into one transaction and
+ * the operation log is cut behind it.  A previous failed background merge first makes
+ * RAM equal to database + log again.  On failure the log keeps everything.
+ */
+int mdb_merge(memdb *m)
+{
+    g_rec_mutex_lock(&m->merge_lock);
+    if (m->merge_failed) {
+        g_autoptr(GError) err = NULL;
+        if (memdb_reload(m, &err) < 0) {
+            g_rec_mutex_unlock(&m->merge_lock);
+            return -EIO;
+        }
+    }
+    merge_snapshot *s = snapshot_take(m);
+    int r = snapshot_write(m, s);
+    if (r == 0)
+        wlog_cut(m->wlog, s->log_pos);
+    else
+        m->merge_failed = true; /* the pending rows are only in the log now */
+    snapshot_free(s);
+    g_rec_mutex_unlock(&m->merge_lock);
+    return r;
+}
+
+/*
+ * After a failed merge or log append: RAM back to database + log (which also rebuilds
+ * the pending rows), and -EIO for the operation(s) that are in neither.
+ */
 int mdb_txn_failed(memdb *m, int r, const char *what)
 {
     g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "%s: %s", what, g_strerror(-r));
-    if (database_in_transaction(m->db))
-        database_rollback(m->db);
     g_autoptr(GError) err = NULL;
     if (memdb_reload(m, &err) < 0)
         g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "reload after %s failed: %s", what,
@@ -109,11 +194,11 @@ int mdb_persist_op(memdb *m, wlog_record *rec, int result)
     if (rec->type != WLOG_OP_MTIME)
         rec->mtime = m->root->mtime;
     int r = wlog_append(m->wlog, rec);
-    if (r == 0 && (m->in_batch || wlog_size(m->wlog) < WLOG_MERGE_BYTES))
+    if (r == 0)
         return result;
-    if (r < 0)
-        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
-              "operation log append failed: %s, writing to the database", g_strerror(-r));
+    /* the log is full or unusable: this operation goes to the database directly */
+    g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_DEBUG,
+          "operation log append failed: %s, writing to the database", g_strerror(-r));
     if (m->in_batch) {
         m->batch_merge = true; /* the batch commit merges */
         return result;
@@ -136,7 +221,7 @@ int memdb_batch_commit(memdb *m)
 {
     int r = 0;
     m->in_batch = false;
-    if (m->batch_merge || wlog_size(m->wlog) >= WLOG_MERGE_BYTES) {
+    if (m->batch_merge) {
         r = mdb_merge(m);
         if (r < 0)
             r = mdb_txn_failed(m, r, "batch commit failed");
@@ -146,17 +231,41 @@ int memdb_batch_commit(memdb *m)
     return r;
 }
 
+/*
+ * A background merge: the snapshot is taken under the apply lock, the database is
+ * written with only the merge lock held, so writers and deliveries keep going.
+ */
 int memdb_flush(memdb *m)
 {
     g_rec_mutex_lock(&m->apply_lock);
-    int r = 0;
-    if (!m->in_batch && mdb_merge_pending(m)) {
-        r = mdb_merge(m);
+    if (m->in_batch || !mdb_merge_pending(m)) {
+        g_rec_mutex_unlock(&m->apply_lock);
+        return 0;
+    }
+    g_rec_mutex_lock(&m->merge_lock);
+    if (m->merge_failed) {
+        /* the last merge failed: redo it in the foreground, with the reload */
+        int r = mdb_merge(m);
         if (r < 0)
             r = mdb_txn_failed(m, r, "operation log merge failed");
+        g_rec_mutex_unlock(&m->merge_lock);
+        g_rec_mutex_unlock(&m->apply_lock);
+        return r;
     }
+    merge_snapshot *s = snapshot_take(m);
     g_rec_mutex_unlock(&m->apply_lock);
-    return r;
+    int r = snapshot_write(m, s);
+    if (r == 0) {
+        wlog_cut(m->wlog, s->log_pos);
+    } else {
+        g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
+              "merging the operation log into the database failed: %s, the log keeps "
+              "everything", g_strerror(-r));
+        m->merge_failed = true;
+    }
+    snapshot_free(s);
+    g_rec_mutex_unlock(&m->merge_lock);
+    return r < 0 ? -EIO : 0;
 }
 
 gpointer mdb_flusher_main(gpointer data)

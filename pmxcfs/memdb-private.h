@@ -15,8 +15,6 @@
 
 #define G_LOG_DOMAIN_MEMDB "database"
 
-/* Merging the operation log into SQLite happens at the latest when it holds this much. */
-#define WLOG_MERGE_BYTES (8u << 20)
 
 typedef struct memdb_entry memdb_entry;
 struct memdb_entry {
@@ -60,6 +58,8 @@ struct memdb {
     char *db_path;
     bool in_batch;
     bool batch_merge; /* the operation log failed during the batch: merge at its end */
+    GRecMutex merge_lock; /* every use of the SQLite connection (see memdb-log.c) */
+    bool merge_failed;    /* pending rows are only in the log: reload before merging */
 
     /* write log (wlog.h): files whose data is newer in RAM+log than in SQLite */
     wlog *wlog;
@@ -114,7 +114,6 @@ int mdb_persist_entry(memdb *m, const memdb_entry *e);
 int mdb_persist_version(memdb *m);
 void mdb_wlog_replay_all(memdb *m);
 int mdb_txn_ensure(memdb *m);
-int mdb_txn_commit(memdb *m);
 int mdb_merge(memdb *m);
 bool mdb_merge_pending(memdb *m);
 int mdb_persist_op(memdb *m, wlog_record *rec, int result);

@@ -203,6 +203,14 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
     gint64 t_db = 0;
 
     g_rec_mutex_lock(&m->apply_lock);
+    g_rec_mutex_lock(&m->merge_lock);
+    if (m->merge_failed && mdb_merge(m) < 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO,
+                    "the database is not writable (an earlier merge failed)");
+        g_rec_mutex_unlock(&m->merge_lock);
+        g_rec_mutex_unlock(&m->apply_lock);
+        return -EIO;
+    }
     GHashTable *byinode = g_hash_table_new(g_int64_hash, g_int64_equal);
     for (guint i = 0; i < updates->len; i++) {
         memdb_update *u = g_ptr_array_index(updates, i);
@@ -380,9 +388,7 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
         }
         g_hash_table_remove_all(m->dirty);
         g_hash_table_remove_all(m->deleted);
-        if (wlog_truncate(m->wlog) < 0)
-            g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_WARNING,
-                  "cannot truncate the operation log, ignoring (its records are merged)");
+        wlog_truncate(m->wlog);
         g_rw_lock_writer_lock(&m->tree_lock);
         GHashTable *old_index = m->index;
         m->index = index;
@@ -407,6 +413,7 @@ int memdb_sync_commit(memdb *m, GBytes *leader_index, GPtrArray *updates,
     }
     g_ptr_array_free(shared, TRUE);
     g_hash_table_destroy(byinode);
+    g_rec_mutex_unlock(&m->merge_lock);
     g_rec_mutex_unlock(&m->apply_lock);
     return r;
 }

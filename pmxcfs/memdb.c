@@ -510,11 +510,15 @@ int memdb_reload(memdb *m, GError **error)
     memdb_entry *root = NULL;
     uint64_t bytes = 0;
     bool have_version = false;
+    g_rec_mutex_lock(&m->merge_lock);
     int r = memdb_load(m, &index, &root, &bytes, &have_version, error);
     if (r < 0) {
+        g_rec_mutex_unlock(&m->merge_lock);
         g_rec_mutex_unlock(&m->apply_lock);
         return r;
     }
+    m->merge_failed = false; /* the replay below marks every pending row again */
+    g_rec_mutex_unlock(&m->merge_lock);
     g_rw_lock_writer_lock(&m->tree_lock);
     GHashTable *old = m->index;
     m->index = index;
@@ -545,6 +549,7 @@ memdb *memdb_open(const char *db_path, const memdb_options *options, bool *ret_c
 {
     g_autoptr(memdb) m = g_new0(memdb, 1);
     g_rec_mutex_init(&m->apply_lock);
+    g_rec_mutex_init(&m->merge_lock);
     g_rw_lock_init(&m->tree_lock);
     if (options)
         m->opts = *options;
@@ -641,6 +646,7 @@ void memdb_free(memdb *m)
     if (m->locks)
         g_hash_table_destroy(m->locks);
     g_rec_mutex_clear(&m->apply_lock);
+    g_rec_mutex_clear(&m->merge_lock);
     g_rw_lock_clear(&m->tree_lock);
     g_free(m->db_path);
     g_free(m);

@@ -12,7 +12,8 @@
  * a process crash (it is in the page cache once writev() returned), not necessarily a
  * power loss.  Each record is checksummed (CRC-32C).
  *
- * File: "<database>.wlog", mode 0600, little-endian records:
+ * File: "<database>.wlog", mode 0600: a 4 KiB header (magic "PXWH", version, the tail
+ * position, the ring size), then a ring of records (see wlog.c).  Little-endian records:
  *   0 magic u32 ("PXWL")  4 length u32 (record, header included)  8 version u64
  *   16 writer u32  20 mtime u32  24 type u32 (the DCDB subtype numbers)  28 offset u32
  *   32 size u32 (data bytes)  36 flags u32  40 pathlen u32  44 tolen u32 (with NULs)
@@ -61,9 +62,14 @@ void wlog_free(wlog *w);
 /* Append one record.  0 or -errno (the caller must then persist another way).  All
  * functions accept NULL (no log: appends fail with -ENOSPC, the rest does nothing). */
 int wlog_append(wlog *w, const wlog_record *rec);
-/* Bytes currently in the log (the write position). */
+/* Bytes of records not yet merged. */
 uint64_t wlog_size(wlog *w);
-/* Empty the log (after the database caught up).  0 or -errno. */
+/* The position after the last record (an absolute byte count, for wlog_cut()). */
+uint64_t wlog_head(wlog *w);
+/* Drop every record before @pos (the database holds them now); a position at or before
+ * the current tail changes nothing. */
+void wlog_cut(wlog *w, uint64_t pos);
+/* Drop every record.  0 or -errno. */
 int wlog_truncate(wlog *w);
 
 /*

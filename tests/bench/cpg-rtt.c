@@ -2,12 +2,17 @@
  * cpg-rtt: the raw CPG round trip, the floor under every replicated pmxcfs operation:
  * multicast a message with agreed ordering and wait for its own delivery, N times.
  *
- *   cpg-rtt [N] [SIZE]     prints "cpg-rtt <N> p50_us <x> p99_us <y> mean_us <z>"
+ *   cpg-rtt [N] [SIZE]     prints "cpg-rtt <N> p50_us <x> p99_us <y> mean_us <z> per_s <r>"
+ *
+ *   cpg-rtt listen         join the group and receive until killed: a member on every
+ *                          node makes corosync deliver each message to every node, as
+ *                          for pmxcfs
  *
  * Joins its own group (cpg_rtt_bench), so it runs beside pmxcfs without touching it.
  */
 #include <corosync/cpg.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +65,8 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 2000;
+    bool listen_only = argc > 1 && strcmp(argv[1], "listen") == 0;
+    int n = argc > 1 && !listen_only ? atoi(argv[1]) : 2000;
     size_t size = argc > 2 ? (size_t)atol(argv[2]) : 100;
     cpg_handle_t h;
     cpg_model_v1_data_t md = {.model = CPG_MODEL_V1, .cpg_deliver_fn = deliver,
@@ -82,8 +88,18 @@ int main(int argc, char **argv)
         poll(&p, 1, 1000);
         cpg_dispatch(h, CS_DISPATCH_ALL);
     }
+    if (listen_only) {
+        printf("listening\n");
+        fflush(stdout);
+        for (;;) {
+            poll(&p, 1, 1000);
+            if (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK)
+                return 1;
+        }
+    }
     char *buf = calloc(1, size);
     double *lat = calloc((size_t)n, sizeof(double));
+    double start = now_us();
     for (int i = 0; i < n; i++) {
         struct iovec iov = {.iov_base = buf, .iov_len = size};
         uint64_t want = delivered + 1;
@@ -96,12 +112,13 @@ int main(int argc, char **argv)
         }
         lat[i] = now_us() - t;
     }
+    double elapsed = now_us() - start;
     double sum = 0;
     for (int i = 0; i < n; i++)
         sum += lat[i];
     qsort(lat, (size_t)n, sizeof(double), cmp);
-    printf("cpg-rtt %d p50_us %.0f p99_us %.0f mean_us %.0f\n", n, lat[n / 2],
-           lat[(n * 99) / 100], sum / n);
+    printf("cpg-rtt %d p50_us %.0f p99_us %.0f mean_us %.0f per_s %.0f\n", n, lat[n / 2],
+           lat[(n * 99) / 100], sum / n, n / elapsed * 1e6);
     cpg_leave(h, &name);
     cpg_finalize(h);
     return 0;

@@ -428,8 +428,10 @@ def test_fuzz(cfs):
     assert answered > 1000, f"only {answered} requests answered ({dropped} dropped)"
     assert dropped < answered / 10, f"{dropped} connections dropped, {answered} answered"
     # the cluster log ring is bounded (128 KiB) and status values are overwritten, so
-    # memory must stay flat once warm (exact leak checks: test-ipc under ASan)
-    assert rss_after - rss_before < 2048, f"RSS grew from {rss_before} to {rss_after} KiB"
+    # memory must stay flat once warm (exact leak checks: test-ipc under ASan; a daemon
+    # built with ASan keeps freed memory in quarantine, so RSS says nothing there)
+    if not os.environ.get("PMXCFS_TEST_ASAN"):
+        assert rss_after - rss_before < 2048, f"RSS grew from {rss_before} to {rss_after} KiB"
     # the daemon and the file system are fine
     assert ctl(cfs, "get-config", "storage.cfg").stdout == b"dir: local\n"
     assert open(cfs.path("storage.cfg"), "rb").read() == b"dir: local\n"
