@@ -520,9 +520,12 @@ int main(int argc, char **argv)
 
     write_restart_flag(www_gid, true);
     cfs_ipc_stop(ipc);
+    /* The cluster thread still reports to FUSE (quorum loss invalidates caches) until
+     * it has stopped: stop it before the session goes away. */
+    if (ctx.cluster)
+        cfs_cluster_stop(ctx.cluster);
     cfs_fuse_free(fuse);
     if (ctx.cluster) {
-        cfs_cluster_stop(ctx.cluster);
         confdb_free(ctx.confdb);
         kvgroup_free(ctx.kvgroup);
         cfs_cluster_free(ctx.cluster);

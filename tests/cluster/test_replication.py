@@ -224,3 +224,20 @@ def test_corosync_restart_reconnects(lab):
     assert lab.exec("n2", ["cat", "/run/pve-cluster.pid"]).stdout.strip() == pid_before
     wait_converged(lab, NODES)
     print(f"writable {took:.2f}s after corosync came back")
+
+
+def test_stop_and_start_in_cluster_mode(lab):
+    """SIGTERM ends a cluster-mode pmxcfs quickly and cleanly; a restart rejoins."""
+    t = time.monotonic()
+    r = lab.exec("n2", ["node-service", "stop", "pve-cluster"], timeout=30)
+    took = time.monotonic() - t
+    assert r.returncode == 0, r.stderr
+    assert took < 5, f"stopping pmxcfs took {took:.1f}s"
+    assert not lab.mounted("n2")
+    assert "exit proxmox configuration filesystem" in (lab.log_dir("n2") / "syslog").read_text()
+    d = uniq("stopped")
+    assert op(lab, "n1", "put", d, "while n2 was stopped") == "ok"
+    r = lab.exec("n2", ["node-service", "start", "pve-cluster"], timeout=60)
+    assert r.returncode == 0, r.stderr
+    wait_converged(lab, NODES)
+    assert op(lab, "n2", "read", d) == "while n2 was stopped"
