@@ -387,11 +387,13 @@ def test_fuzz(cfs):
     witness = raw(cfs)  # a well-behaved client that must be served throughout
     answered = dropped = 0
 
-    def run(duration):
+    def run(duration, until_answered=0):
         nonlocal answered, dropped
         c = raw(cfs, timeout_ms=5000)
         end = time.monotonic() + duration
-        while time.monotonic() < end:
+        cap = end + 120  # a warm-up that cannot reach its count fails below
+        while time.monotonic() < end or (answered < until_answered
+                                         and time.monotonic() < cap):
             rid, payload = random_request(rng)
             size_field = None
             if rng.random() < 0.05:
@@ -416,8 +418,11 @@ def test_fuzz(cfs):
         c.close()
 
     # warm up until the status tables, the cluster log ring and the allocator's pools
-    # are full (measured: RSS is flat after about 150,000 requests)
-    run(min(6.0, seconds / 2))
+    # are full (measured: RSS is flat after about 150,000 requests); counted, not timed,
+    # so a loaded machine does not end the warm-up early
+    warmup = int(os.environ.get("PMXCFS_FUZZ_WARMUP", "160000"))
+    run(min(6.0, seconds / 2), until_answered=warmup)
+    assert answered >= warmup, f"warm-up answered only {answered} of {warmup} requests"
     rss_before = rss_kb(cfs.pid)
     run(seconds)
     rss_after = rss_kb(cfs.pid)
