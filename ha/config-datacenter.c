@@ -169,24 +169,6 @@ void ha_dc_settings_parse(const char *text, ha_dc_settings *ret, GPtrArray *warn
     }
 }
 
-static char *node_to_string(JsonNode *n)
-{
-    if (!JSON_NODE_HOLDS_VALUE(n))
-        return NULL;
-    GType t = json_node_get_value_type(n);
-    if (t == G_TYPE_STRING)
-        return g_strdup(json_node_get_string(n));
-    if (t == G_TYPE_INT64)
-        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
-    if (t == G_TYPE_BOOLEAN)
-        return g_strdup(json_node_get_boolean(n) ? "1" : "0");
-    if (t == G_TYPE_DOUBLE) {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        return g_strdup(g_ascii_dtostr(buf, sizeof(buf), json_node_get_double(n)));
-    }
-    return NULL;
-}
-
 int ha_dc_settings_parse_json(const char *text, ha_dc_settings *ret, GError **error)
 {
     ha_dc_settings_init(ret);
@@ -215,19 +197,19 @@ int ha_dc_settings_parse_json(const char *text, ha_dc_settings *ret, GError **er
             JsonObject *sub = json_node_get_object(n);
             GList *members = json_object_get_members(sub);
             for (GList *l = members; l; l = l->next) {
-                g_autofree char *v = node_to_string(json_object_get_member(sub, l->data));
+                g_autofree char *v = ha_json_value_string(json_object_get_member(sub, l->data));
                 if (v)
                     apply_pair(ret, keys[k], l->data, v, NULL);
             }
             g_list_free(members);
         } else {
-            g_autofree char *v = node_to_string(n);
+            g_autofree char *v = ha_json_value_string(n);
             if (v)
                 ha_dc_settings_apply(ret, keys[k], v, NULL);
         }
     }
     if (json_object_has_member(o, "ha-timing")) {
-        g_autofree char *v = node_to_string(json_object_get_member(o, "ha-timing"));
+        g_autofree char *v = ha_json_value_string(json_object_get_member(o, "ha-timing"));
         if (v)
             ha_dc_settings_apply(ret, "ha-timing", v, NULL);
     }

@@ -90,6 +90,24 @@ GPtrArray *ha_sorted_keys(GHashTable *table)
     return keys;
 }
 
+char *ha_json_value_string(JsonNode *n)
+{
+    if (!n || !JSON_NODE_HOLDS_VALUE(n))
+        return NULL;
+    GType t = json_node_get_value_type(n);
+    if (t == G_TYPE_STRING)
+        return g_strdup(json_node_get_string(n));
+    if (t == G_TYPE_INT64)
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
+    if (t == G_TYPE_BOOLEAN)
+        return g_strdup(json_node_get_boolean(n) ? "1" : "0");
+    if (t == G_TYPE_DOUBLE) {
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+        return g_strdup(g_ascii_dtostr(buf, sizeof(buf), json_node_get_double(n)));
+    }
+    return NULL;
+}
+
 /* ---- service records ---- */
 
 ha_service_state *ha_service_state_new(void)
@@ -158,17 +176,9 @@ static char *member_string(JsonObject *o, const char *key, gboolean *bad)
         *bad = TRUE;
         return NULL;
     }
-    GType t = json_node_get_value_type(n);
-    if (t == G_TYPE_STRING)
-        return g_strdup(json_node_get_string(n));
-    if (t == G_TYPE_INT64)
-        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
-    if (t == G_TYPE_DOUBLE) {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        return g_strdup(g_ascii_dtostr(buf, sizeof(buf), json_node_get_double(n)));
-    }
-    if (t == G_TYPE_BOOLEAN)
-        return g_strdup(json_node_get_boolean(n) ? "1" : "0");
+    char *v = ha_json_value_string(n);
+    if (v)
+        return v;
     *bad = TRUE;
     return NULL;
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdbool.h>
 
 /* CRM service states (ha.md §6.1). */
@@ -118,6 +119,10 @@ void ha_strv_sort(GPtrArray *a);
 
 /* Sorted list of the keys of a string-keyed hash table (container only; keys borrowed). */
 GPtrArray *ha_sorted_keys(GHashTable *table);
+
+/* A JSON scalar as the text the reference's Perl would see (numbers in decimal, booleans
+ * as 1/0); NULL for a missing node, null, an object or an array. */
+char *ha_json_value_string(JsonNode *n);
 
 #define HA_CONFIG_ERROR (ha_config_error_quark())
 GQuark ha_config_error_quark(void);

@@ -7,6 +7,8 @@
  */
 #include "quorum/authkey.h"
 
+#include "lib/atomic-file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -26,21 +28,6 @@ static int fill_random(unsigned char *buf, size_t len)
             return -errno;
         }
         done += (size_t)n;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
     }
     return 0;
 }
@@ -69,7 +56,7 @@ int authkey_generate(const char *path)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
     if (fd < 0)
         return -errno;
-    r = write_all(fd, key, sizeof(key));
+    r = write_full(fd, key, sizeof(key));
     if (r == 0 && fchown(fd, 0, 0) < 0)
         r = -errno;
     if (r == 0 && fchmod(fd, 0400) < 0)

@@ -314,21 +314,6 @@ corosync_conf_item *pvecm_conf_read(const pvecm_env *env, bool validate, GError 
     return g_steal_pointer(&root);
 }
 
-static bool write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 bool pvecm_conf_write(const pvecm_env *env, corosync_conf_item *root, GError **error)
 {
     cluster_conf_version_bump(root);
@@ -342,8 +327,9 @@ bool pvecm_conf_write(const pvecm_env *env, corosync_conf_item *root, GError **e
                     g_strerror(e), e == EACCES ? " (no quorum?)" : "");
         return false;
     }
-    bool ok = write_all(fd, text, strlen(text));
-    int e = errno;
+    int w = write_full(fd, text, strlen(text));
+    bool ok = w == 0;
+    int e = -w;
     if (ok && fsync(fd) < 0 && errno != EINVAL && errno != ENOSYS) {
         ok = false;
         e = errno;

@@ -195,29 +195,11 @@ static JsonNode *parse_json(const char *text, const char *what, GError **error)
     return json_node_copy(root);
 }
 
-static char *json_value_string(JsonNode *n)
-{
-    if (!n || !JSON_NODE_HOLDS_VALUE(n))
-        return NULL;
-    GType t = json_node_get_value_type(n);
-    if (t == G_TYPE_STRING)
-        return g_strdup(json_node_get_string(n));
-    if (t == G_TYPE_INT64)
-        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
-    if (t == G_TYPE_BOOLEAN)
-        return g_strdup(json_node_get_boolean(n) ? "1" : "0");
-    if (t == G_TYPE_DOUBLE) {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        return g_strdup(g_ascii_dtostr(buf, sizeof(buf), json_node_get_double(n)));
-    }
-    return NULL;
-}
-
 static bool json_number(JsonObject *o, const char *key, double *ret)
 {
     if (!json_object_has_member(o, key))
         return false;
-    g_autofree char *s = json_value_string(json_object_get_member(o, key));
+    g_autofree char *s = ha_json_value_string(json_object_get_member(o, key));
     if (!s)
         return false;
     char *end = NULL;
@@ -281,8 +263,8 @@ static int load_hardware(sim_hw *hw, GError **error)
         }
         JsonObject *no = json_node_get_object(nn);
         sim_node *n = node_new(hw, l->data);
-        g_autofree char *power = json_value_string(json_object_get_member(no, "power"));
-        g_autofree char *network = json_value_string(json_object_get_member(no, "network"));
+        g_autofree char *power = ha_json_value_string(json_object_get_member(no, "power"));
+        g_autofree char *network = ha_json_value_string(json_object_get_member(no, "network"));
         n->power = power && strcmp(power, "on") == 0;
         n->network = network && strcmp(network, "on") == 0;
         double d;
@@ -295,7 +277,7 @@ static int load_hardware(sim_hw *hw, GError **error)
             n->has_maxmem = true;
         }
         n->version = json_object_has_member(no, "pve-manager-version")
-                         ? json_value_string(json_object_get_member(no, "pve-manager-version"))
+                         ? ha_json_value_string(json_object_get_member(no, "pve-manager-version"))
                          : NULL;
         g_ptr_array_add(hw->nodes, n);
     }
@@ -340,10 +322,10 @@ static int load_services(sim_hw *hw, GError **error)
         }
         JsonObject *so = json_node_get_object(sn);
         sim_service *s = g_new0(sim_service, 1);
-        s->node = json_value_string(json_object_get_member(so, "node"));
-        s->state = json_object_has_member(so, "state") ? json_value_string(json_object_get_member(so, "state")) : NULL;
+        s->node = ha_json_value_string(json_object_get_member(so, "node"));
+        s->state = json_object_has_member(so, "state") ? ha_json_value_string(json_object_get_member(so, "state")) : NULL;
 #define OPT(field, key) \
-    s->field = json_object_has_member(so, key) ? json_value_string(json_object_get_member(so, key)) : NULL
+    s->field = json_object_has_member(so, key) ? ha_json_value_string(json_object_get_member(so, key)) : NULL
         OPT(max_restart, "max_restart");
         OPT(max_relocate, "max_relocate");
         OPT(failback, "failback");
@@ -443,7 +425,7 @@ static int load_running(sim_hw *hw, GError **error)
         JsonObject *o = json_node_get_object(root);
         GList *members = json_object_get_members(o);
         for (GList *l = members; l; l = l->next) {
-            g_autofree char *v = json_value_string(json_object_get_member(o, l->data));
+            g_autofree char *v = ha_json_value_string(json_object_get_member(o, l->data));
             g_hash_table_replace(n->running, g_strdup(l->data),
                                  GINT_TO_POINTER(v && strcmp(v, "0") != 0 && v[0]));
         }
