@@ -217,6 +217,19 @@ static gboolean member_number(JsonObject *o, const char *key, double *ret, gbool
     return TRUE;
 }
 
+/* An object member; NULL when absent or null, *bad set when of another type. */
+static JsonObject *member_object(JsonObject *o, const char *key, gboolean *bad)
+{
+    JsonNode *n = json_object_get_member(o, key);
+    if (!n || JSON_NODE_HOLDS_NULL(n))
+        return NULL;
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+        *bad = TRUE;
+        return NULL;
+    }
+    return json_node_get_object(n);
+}
+
 static JsonObject *parse_object(const char *text, const char *what, GError **error,
                                 JsonParser **ret_parser)
 {
@@ -312,8 +325,11 @@ static int parse_service_record(JsonObject *o, const char *sid, ha_service_state
         JsonNode *n = json_object_get_member(o, "cmd");
         if (JSON_NODE_HOLDS_ARRAY(n)) {
             JsonArray *a = json_node_get_array(n);
-            if (json_array_get_length(a) >= 1)
-                sd->cmd = g_strdup(json_array_get_string_element(a, 0));
+            if (json_array_get_length(a) >= 1) {
+                JsonNode *e = json_array_get_element(a, 0);
+                if (JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING)
+                    sd->cmd = g_strdup(json_node_get_string(e));
+            }
             if (json_array_get_length(a) >= 2) {
                 JsonNode *e = json_array_get_element(a, 1);
                 if (JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING)
@@ -352,17 +368,22 @@ int ha_manager_status_parse(const char *text, ha_manager_status **ret, GError **
         ms->timestamp = (gint64)v;
         ms->has_timestamp = true;
     }
+    JsonObject *node_status = member_object(root, "node_status", &bad);
+    JsonObject *service_status = member_object(root, "service_status", &bad);
+    JsonObject *node_request = member_object(root, "node_request", &bad);
+    JsonObject *disarm = member_object(root, "disarm", &bad);
+    JsonObject *node_last_online = member_object(root, "node_last_online", &bad);
     if (bad) {
         g_set_error(error, HA_CONFIG_ERROR, EINVAL, "unable to parse manager status - bad member type");
         return -EINVAL;
     }
     JsonObject *o;
-    if (json_object_has_member(root, "node_status") &&
-        (o = json_object_get_object_member(root, "node_status"))) {
+    if ((o = node_status)) {
         GList *members = json_object_get_members(o);
         for (GList *l = members; l; l = l->next) {
             const char *node = l->data;
-            const char *st = json_object_get_string_member_with_default(o, node, NULL);
+            gboolean b = FALSE;
+            g_autofree char *st = member_string(o, node, &b);
             ha_node_state ns;
             if (!st || ha_node_state_from_name(st, &ns) < 0) {
                 g_set_error(error, HA_CONFIG_ERROR, EINVAL,
@@ -374,8 +395,7 @@ int ha_manager_status_parse(const char *text, ha_manager_status **ret, GError **
         }
         g_list_free(members);
     }
-    if (json_object_has_member(root, "service_status") &&
-        (o = json_object_get_object_member(root, "service_status"))) {
+    if ((o = service_status)) {
         GList *members = json_object_get_members(o);
         for (GList *l = members; l; l = l->next) {
             const char *sid = l->data;
@@ -395,8 +415,7 @@ int ha_manager_status_parse(const char *text, ha_manager_status **ret, GError **
         }
         g_list_free(members);
     }
-    if (json_object_has_member(root, "node_request") &&
-        (o = json_object_get_object_member(root, "node_request"))) {
+    if ((o = node_request)) {
         ms->node_request = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         GList *members = json_object_get_members(o);
         for (GList *l = members; l; l = l->next) {
@@ -412,8 +431,7 @@ int ha_manager_status_parse(const char *text, ha_manager_status **ret, GError **
         }
         g_list_free(members);
     }
-    if (json_object_has_member(root, "disarm") &&
-        (o = json_object_get_object_member(root, "disarm"))) {
+    if ((o = disarm)) {
         gboolean b = FALSE;
         ms->disarm_mode = member_string(o, "mode", &b);
         ms->disarm_state = member_string(o, "state", &b);
@@ -422,8 +440,7 @@ int ha_manager_status_parse(const char *text, ha_manager_status **ret, GError **
         if (!ms->disarm_state)
             ms->disarm_state = g_strdup("disarming");
     }
-    if (json_object_has_member(root, "node_last_online") &&
-        (o = json_object_get_object_member(root, "node_last_online"))) {
+    if ((o = node_last_online)) {
         ms->node_last_online = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         GList *members = json_object_get_members(o);
         for (GList *l = members; l; l = l->next) {
@@ -642,9 +659,8 @@ int ha_lrm_status_parse(const char *text, ha_lrm_status **ret, GError **error)
         ls->timestamp = (gint64)v;
         ls->has_timestamp = true;
     }
-    JsonObject *o;
-    if (!bad && json_object_has_member(root, "results") &&
-        (o = json_object_get_object_member(root, "results"))) {
+    JsonObject *o = member_object(root, "results", &bad);
+    if (!bad && o) {
         GList *members = json_object_get_members(o);
         for (GList *l = members; l; l = l->next) {
             JsonNode *n = json_object_get_member(o, l->data);

@@ -206,6 +206,12 @@ START_TEST(test_manager_status_bad_input)
     ck_assert_int_eq(ha_manager_status_parse("{\"node_status\":{\"n1\":\"asleep\"}}", &ms, &err),
                      -EINVAL);
     g_clear_error(&err);
+    /* a member of the wrong type is refused, not skipped */
+    ck_assert_int_eq(ha_manager_status_parse("{\"node_status\":\"online\"}", &ms, &err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err->message, "bad member type"));
+    g_clear_error(&err);
+    ck_assert_int_eq(ha_manager_status_parse("{\"service_status\":[]}", &ms, &err), -EINVAL);
+    g_clear_error(&err);
     g_autoptr(ha_manager_status) empty = NULL;
     ck_assert_int_eq(ha_manager_status_parse("  \n", &empty, NULL), 0);
     ck_assert_int_eq(g_hash_table_size(empty->service_status), 0);
@@ -230,6 +236,9 @@ START_TEST(test_lrm_status_round_trip)
     ha_lrm_status *bad = NULL;
     g_autoptr(GError) err = NULL;
     ck_assert_int_eq(ha_lrm_status_parse("{\"results\":{\"u\":{\"sid\":\"vm:1\"}}}", &bad, &err), -EINVAL);
+    ck_assert_ptr_null(bad);
+    g_clear_error(&err);
+    ck_assert_int_eq(ha_lrm_status_parse("{\"results\":[]}", &bad, &err), -EINVAL);
     ck_assert_ptr_null(bad);
 }
 END_TEST
