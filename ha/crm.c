@@ -14,7 +14,6 @@
 #include <string.h>
 
 #define CRM_MAX_IDLE_ROUNDS 90 /* going idle after this many idle master rounds (ha.md §10) */
-#define LOCK_ATTEMPTS 6        /* protected lock acquisition attempts (ha.md §2.2) */
 
 typedef enum {
     CRM_STARTUP,
@@ -84,53 +83,28 @@ void ha_crm_shutdown_request(ha_crm *crm)
 
 static void watchdog_close(ha_crm *crm)
 {
-    if (!crm->watchdog)
-        return;
-    g_autoptr(GError) err = NULL;
-    if (crm->env->ops->watchdog_close(crm->env, crm->watchdog, &err) < 0)
-        LOG(crm, HA_LOG_ERR, "got unexpected error - %s", err->message);
-    g_clear_pointer(&crm->watchdog, g_free);
+    ha_env_watchdog_close(crm->env, &crm->watchdog);
 }
 
-/* After a successful lock acquisition: feed or open the watchdog. */
-static void watchdog_after_lock(ha_crm *crm)
-{
-    ha_env *env = crm->env;
-    g_autoptr(GError) err = NULL;
-    if (crm->watchdog) {
-        if (env->ops->watchdog_update(env, crm->watchdog, &err) < 0)
-            LOG(crm, HA_LOG_ERR, "got unexpected error - %s", err->message);
-        return;
-    }
-    if (crm->disarmed_mode)
-        return;
-    g_autoptr(ha_manager_status) ms = NULL;
-    if (env->ops->read_manager_status(env, &ms, NULL) == 0 && ms->disarm_state &&
-        strcmp(ms->disarm_state, "disarmed") == 0) {
-        LOG(crm, HA_LOG_INFO, "taking over as disarmed master, skipping watchdog");
-        crm->disarmed_mode = true;
-        return;
-    }
-    if (env->ops->watchdog_open(env, &crm->watchdog, &err) < 0)
-        LOG(crm, HA_LOG_ERR, "got unexpected error - %s", err->message);
-}
-
+/* Manager lock; after a success feed or open the watchdog (unless fully disarmed). */
 static bool get_protected_lock(ha_crm *crm)
 {
     ha_env *env = crm->env;
-    gint64 start = ha_env_time(env);
-    for (int count = 1;; count++) {
-        if (env->ops->get_ha_manager_lock(env)) {
-            watchdog_after_lock(crm);
+    if (!ha_env_get_protected_lock(env, NULL))
+        return false;
+    if (!crm->watchdog) {
+        if (crm->disarmed_mode)
+            return true;
+        g_autoptr(ha_manager_status) ms = NULL;
+        if (env->ops->read_manager_status(env, &ms, NULL) == 0 && ms->disarm_state &&
+            strcmp(ms->disarm_state, "disarmed") == 0) {
+            LOG(crm, HA_LOG_INFO, "taking over as disarmed master, skipping watchdog");
+            crm->disarmed_mode = true;
             return true;
         }
-        if (count >= LOCK_ATTEMPTS)
-            break;
-        if (ha_env_time(env) - start > env->timing.lock_retry_budget_ms)
-            break;
-        env->ops->sleep(env, env->timing.lock_retry_sleep_ms);
     }
-    return false;
+    ha_env_watchdog_feed(env, &crm->watchdog);
+    return true;
 }
 
 static int count_fenced_here(ha_manager_status *ms, const char *node)

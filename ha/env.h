@@ -155,6 +155,25 @@ struct ha_env {
 /* printf-style logging through env->ops->log. */
 void ha_env_log(ha_env *env, ha_log_level level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* Acquire-or-renew attempts of one protected lock acquisition (ha.md §2.2). */
+#define HA_LOCK_ATTEMPTS 6
+
+/*
+ * Protected acquisition (ha.md §2.2) of the manager lock (@agent_node NULL) or of the
+ * agent lock of @agent_node: up to HA_LOCK_ATTEMPTS attempts, lock_retry_sleep_ms
+ * apart, no new attempt once lock_retry_budget_ms have passed.  The caller feeds its
+ * watchdog on success.
+ */
+bool ha_env_get_protected_lock(ha_env *env, const char *agent_node);
+
+/*
+ * Watchdog handles of the CRM and LRM: feed *@handle, or open a new one into it
+ * when NULL; close *@handle (if any) and clear it.  Errors are logged, not returned:
+ * the daemons go on, the watchdog decides.
+ */
+void ha_env_watchdog_feed(ha_env *env, char **handle);
+void ha_env_watchdog_close(ha_env *env, char **handle);
+
 void ha_node_info_free(ha_node_info *ni);
 
 /* Convenience wrappers. */

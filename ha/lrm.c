@@ -14,7 +14,6 @@
 #include <string.h>
 
 #define LRM_MAX_IDLE_ROUNDS 60 /* ha.md §10 */
-#define LOCK_ATTEMPTS 6
 
 typedef enum {
     LRM_STARTUP,
@@ -237,36 +236,17 @@ static bool has_assigned_service(ha_lrm *lrm)
 
 static void watchdog_close(ha_lrm *lrm)
 {
-    if (!lrm->watchdog)
-        return;
-    g_autoptr(GError) err = NULL;
-    if (lrm->env->ops->watchdog_close(lrm->env, lrm->watchdog, &err) < 0)
-        LOG(lrm, HA_LOG_ERR, "got unexpected error - %s", err->message);
-    g_clear_pointer(&lrm->watchdog, g_free);
+    ha_env_watchdog_close(lrm->env, &lrm->watchdog);
 }
 
+/* This node's agent lock; after a success feed or open the watchdog. */
 static bool get_protected_lock(ha_lrm *lrm)
 {
     ha_env *env = lrm->env;
-    gint64 start = ha_env_time(env);
-    for (int count = 1;; count++) {
-        if (env->ops->get_ha_agent_lock(env, ha_env_nodename(env))) {
-            g_autoptr(GError) err = NULL;
-            if (lrm->watchdog) {
-                if (env->ops->watchdog_update(env, lrm->watchdog, &err) < 0)
-                    LOG(lrm, HA_LOG_ERR, "got unexpected error - %s", err->message);
-            } else if (env->ops->watchdog_open(env, &lrm->watchdog, &err) < 0) {
-                LOG(lrm, HA_LOG_ERR, "got unexpected error - %s", err->message);
-            }
-            return true;
-        }
-        if (count >= LOCK_ATTEMPTS)
-            break;
-        if (ha_env_time(env) - start > env->timing.lock_retry_budget_ms)
-            break;
-        env->ops->sleep(env, env->timing.lock_retry_sleep_ms);
-    }
-    return false;
+    if (!ha_env_get_protected_lock(env, ha_env_nodename(env)))
+        return false;
+    ha_env_watchdog_feed(env, &lrm->watchdog);
+    return true;
 }
 
 /* ---- resource agent execution (ha.md §5.4) ---- */
