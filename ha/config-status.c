@@ -285,6 +285,25 @@ ha_node_state ha_manager_status_node_state(const ha_manager_status *ms, const ch
     return GPOINTER_TO_INT(g_hash_table_lookup(ms->node_status, node));
 }
 
+int ha_service_status_active_count(GHashTable *service_status, const char *node)
+{
+    int count = 0;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, service_status);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const ha_service_state *sd = v;
+        if (!(sd->node && strcmp(sd->node, node) == 0) &&
+            !(sd->target && strcmp(sd->target, node) == 0))
+            continue;
+        if (sd->state == HA_SS_NONE || sd->state == HA_SS_STOPPED || sd->state == HA_SS_FREEZE ||
+            sd->state == HA_SS_ERROR || sd->state == HA_SS_REQUEST_START)
+            continue;
+        count++;
+    }
+    return count;
+}
+
 static int parse_service_record(JsonObject *o, const char *sid, ha_service_state **ret,
                                 GError **error)
 {

@@ -91,6 +91,13 @@ char *ha_manager_status_to_json(const ha_manager_status *ms);
 /* Node state helpers (missing -> UNKNOWN). */
 ha_node_state ha_manager_status_node_state(const ha_manager_status *ms, const char *node);
 
+/*
+ * The "active service count" of @node (ha.md §3.2): records of @service_status
+ * (sid -> ha_service_state*) whose node or target is @node, in any state but none,
+ * stopped, freeze, error and request_start.
+ */
+int ha_service_status_active_count(GHashTable *service_status, const char *node);
+
 typedef struct {
     char *sid;
     char *state;

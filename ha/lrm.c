@@ -187,21 +187,7 @@ static bool is_mine(const ha_service_state *sd, const char *self)
 
 static int active_service_count(ha_lrm *lrm)
 {
-    const char *self = ha_env_nodename(lrm->env);
-    int count = 0;
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, lrm->service_status);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        ha_service_state *sd = v;
-        if (!is_mine(sd, self) && !(sd->target && strcmp(sd->target, self) == 0))
-            continue;
-        if (sd->state == HA_SS_NONE || sd->state == HA_SS_STOPPED || sd->state == HA_SS_FREEZE ||
-            sd->state == HA_SS_ERROR || sd->state == HA_SS_REQUEST_START)
-            continue;
-        count++;
-    }
-    return count;
+    return ha_service_status_active_count(lrm->service_status, ha_env_nodename(lrm->env));
 }
 
 static bool fence_requested(ha_lrm *lrm)

@@ -822,25 +822,6 @@ static int version_cmp_min(const char *have, const char *min)
     return hv[3] < mv[3] ? -1 : hv[3] > mv[3] ? 1 : 0;
 }
 
-static int lrm_active_count(ha_manager *m, const char *node)
-{
-    int count = 0;
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, m->ss);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        ha_service_state *sd = v;
-        bool mine = (sd->node && strcmp(sd->node, node) == 0) ||
-                    (sd->target && strcmp(sd->target, node) == 0);
-        if (!mine || sd->state == HA_SS_NONE || sd->state == HA_SS_STOPPED ||
-            sd->state == HA_SS_FREEZE || sd->state == HA_SS_ERROR ||
-            sd->state == HA_SS_REQUEST_START)
-            continue;
-        count++;
-    }
-    return count;
-}
-
 static char *group_migration_check(ha_manager *m)
 {
     ha_env *env = m->env;
@@ -862,7 +843,7 @@ static char *group_migration_check(ha_manager *m)
             return g_strdup_printf("could not retrieve state for lrm '%s'", node);
         bool state_ok = strcmp(ls->state, "active") == 0 ||
                         (strcmp(ls->state, "wait_for_agent_lock") == 0 &&
-                         lrm_active_count(m, node) == 0);
+                         ha_service_status_active_count(m->ss, node) == 0);
         bool mode_ok = strcmp(ls->mode, "active") == 0;
         if (!state_ok || !mode_ok) {
             LOG(m, HA_LOG_NOTICE, "ha groups migration: lrm '%s' is in state '%s' and mode '%s'",
