@@ -532,7 +532,6 @@ void sim_env_init(sim_env *se, sim_hw *hw, sim_node *node, const char *log_id)
     se->env.ops = &sim_ops;
     se->env.backend = se;
     se->env.timing = hw->timing;
-    se->env.persist_last_online = hw->persist_last_online;
     se->hw = hw;
     se->node = node;
     se->log_id = log_id;

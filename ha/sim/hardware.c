@@ -511,7 +511,6 @@ int sim_hw_load(const char *testdir, const ha_timing *timing, bool quiet, sim_hw
         return -EINVAL;
 
     /* recreate status/ */
-    g_autofree char *cmd = NULL;
     if (g_file_test(hw->statusdir, G_FILE_TEST_IS_DIR)) {
         g_autoptr(GDir) d = g_dir_open(hw->statusdir, 0, NULL);
         const char *name;

@@ -73,7 +73,6 @@ struct sim_hw {
     char *statusdir;
     ha_timing timing;
     bool quiet;
-    bool persist_last_online;
     gint64 H; /* hardware clock, ms */
     GPtrArray *nodes; /* sim_node*, sorted by name */
     JsonNode *cmdlist;

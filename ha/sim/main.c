@@ -97,7 +97,6 @@ int main(int argc, char **argv)
         g_printerr("ha-simulator: %s\n", err->message);
         return 2;
     }
-    hw->persist_last_online = opt_persist_last_online;
     for (guint i = 0; i < hw->nodes->len; i++) {
         sim_node *n = g_ptr_array_index(hw->nodes, i);
         n->crm_env.env.persist_last_online = opt_persist_last_online;
