@@ -162,20 +162,21 @@ bool sim_hw_node_quorate(sim_hw *hw, sim_node *node)
 
 /* ---- loading ---- */
 
-static char *read_optional(const char *dir, const char *name, GError **error)
+/* Read <dir>/<name> into *@ret, NULL when the file does not exist; -EIO otherwise. */
+static int read_optional(const char *dir, const char *name, char **ret, GError **error)
 {
     g_autofree char *path = g_build_filename(dir, name, NULL);
     char *text = NULL;
     GError *err = NULL;
     if (!g_file_get_contents(path, &text, NULL, &err)) {
-        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            g_error_free(err);
-            return NULL;
+        if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+            g_propagate_error(error, err);
+            return -EIO;
         }
-        g_propagate_error(error, err);
-        return NULL;
+        g_error_free(err);
     }
-    return text;
+    *ret = text;
+    return 0;
 }
 
 static JsonNode *parse_json(const char *text, const char *what, GError **error)
@@ -230,8 +231,8 @@ static int node_cmp(gconstpointer a, gconstpointer b)
 
 static int load_hardware(sim_hw *hw, GError **error)
 {
-    g_autofree char *text = read_optional(hw->testdir, "hardware_status", error);
-    if (error && *error)
+    g_autofree char *text = NULL;
+    if (read_optional(hw->testdir, "hardware_status", &text, error) < 0)
         return -EINVAL;
     if (!text) {
         for (int i = 1; i <= 3; i++) {
@@ -292,8 +293,8 @@ static int load_hardware(sim_hw *hw, GError **error)
 
 static int load_services(sim_hw *hw, GError **error)
 {
-    g_autofree char *text = read_optional(hw->testdir, "service_config", error);
-    if (error && *error)
+    g_autofree char *text = NULL;
+    if (read_optional(hw->testdir, "service_config", &text, error) < 0)
         return -EINVAL;
     if (!text) {
         for (int i = 0; i < 6; i++) {
@@ -354,8 +355,8 @@ static int load_services(sim_hw *hw, GError **error)
 
 static int load_stats(sim_hw *hw, const char *file, GHashTable *table, bool dynamic, GError **error)
 {
-    g_autofree char *text = read_optional(hw->testdir, file, error);
-    if (error && *error)
+    g_autofree char *text = NULL;
+    if (read_optional(hw->testdir, file, &text, error) < 0)
         return -EINVAL;
     if (!text) {
         if (!dynamic) {
@@ -412,8 +413,8 @@ static int load_running(sim_hw *hw, GError **error)
     for (guint i = 0; i < hw->nodes->len; i++) {
         sim_node *n = g_ptr_array_index(hw->nodes, i);
         g_autofree char *file = g_strdup_printf("service_status_%s", n->name);
-        g_autofree char *text = read_optional(hw->testdir, file, error);
-        if (error && *error)
+        g_autofree char *text = NULL;
+        if (read_optional(hw->testdir, file, &text, error) < 0)
             return -EINVAL;
         if (!text)
             continue;
@@ -453,8 +454,8 @@ int sim_hw_load(const char *testdir, const ha_timing *timing, bool quiet, sim_hw
     hw->fa_migrate_tries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     ha_dc_settings_init(&hw->dc);
 
-    g_autofree char *cmdlist = read_optional(testdir, "cmdlist", error);
-    if (error && *error)
+    g_autofree char *cmdlist = NULL;
+    if (read_optional(testdir, "cmdlist", &cmdlist, error) < 0)
         return -EINVAL;
     if (!cmdlist) {
         g_set_error(error, HA_CONFIG_ERROR, ENOENT, "missing '%s/cmdlist'", testdir);
@@ -490,22 +491,18 @@ int sim_hw_load(const char *testdir, const ha_timing *timing, bool quiet, sim_hw
         load_running(hw, error) < 0)
         return -EINVAL;
 
-    hw->manager_status = read_optional(testdir, "manager_status", error);
-    if (error && *error)
+    if (read_optional(testdir, "manager_status", &hw->manager_status, error) < 0)
         return -EINVAL;
     if (hw->manager_status) {
         g_autoptr(ha_manager_status) ms = NULL;
         if (ha_manager_status_parse(hw->manager_status, &ms, error) < 0)
             return -EINVAL;
     }
-    hw->rules_text = read_optional(testdir, "rules_config", error);
-    if (error && *error)
+    if (read_optional(testdir, "rules_config", &hw->rules_text, error) < 0)
         return -EINVAL;
-    hw->groups_text = read_optional(testdir, "groups", error);
-    if (error && *error)
+    if (read_optional(testdir, "groups", &hw->groups_text, error) < 0)
         return -EINVAL;
-    hw->datacenter_text = read_optional(testdir, "datacenter.cfg", error);
-    if (error && *error)
+    if (read_optional(testdir, "datacenter.cfg", &hw->datacenter_text, error) < 0)
         return -EINVAL;
     if (hw->datacenter_text && ha_dc_settings_parse_json(hw->datacenter_text, &hw->dc, error) < 0)
         return -EINVAL;
@@ -520,16 +517,18 @@ int sim_hw_load(const char *testdir, const ha_timing *timing, bool quiet, sim_hw
         }
     }
     if (g_mkdir_with_parents(hw->statusdir, 0755) < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot create '%s': %s",
-                    hw->statusdir, g_strerror(errno));
-        return -errno;
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot create '%s': %s",
+                    hw->statusdir, g_strerror(e));
+        return -e;
     }
     g_autofree char *logpath = g_build_filename(hw->statusdir, "log", NULL);
     hw->logf = fopen(logpath, "w");
     if (!hw->logf) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot create '%s': %s",
-                    logpath, g_strerror(errno));
-        return -errno;
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot create '%s': %s",
+                    logpath, g_strerror(e));
+        return -e;
     }
     for (guint i = 0; i < hw->nodes->len; i++) {
         sim_node *n = g_ptr_array_index(hw->nodes, i);
@@ -1142,8 +1141,9 @@ int sim_hw_write_status(sim_hw *hw, GError **error)
         if (write_file(hw, k ? "dynamic_service_stats" : "static_service_stats", ttext, error) < 0)
             return -EIO;
     }
-    /* copy fence.cfg for completeness */
-    g_autofree char *fence = read_optional(hw->testdir, "fence.cfg", NULL);
+    /* copy fence.cfg for completeness (an unreadable one is left out) */
+    g_autofree char *fence = NULL;
+    read_optional(hw->testdir, "fence.cfg", &fence, NULL);
     if (fence && write_file(hw, "fence.cfg", fence, error) < 0)
         return -EIO;
     return 0;
