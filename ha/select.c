@@ -10,8 +10,9 @@
 
 #include <string.h>
 
-void ha_select_resource_affinity(const ha_compiled_rules *rules, ha_usage *usage, GHashTable *ss,
-                                 const char *sid, GHashTable *together, GHashTable *separate)
+/* Fill @together (node -> positive partner count) and @separate (negative partners' nodes). */
+static void resource_affinity(const ha_compiled_rules *rules, ha_usage *usage, GHashTable *ss,
+                              const char *sid, GHashTable *together, GHashTable *separate)
 {
     GHashTable *pos = rules ? g_hash_table_lookup(rules->positive, sid) : NULL;
     GHashTable *neg = rules ? g_hash_table_lookup(rules->negative, sid) : NULL;
@@ -111,7 +112,7 @@ char *ha_select_node(const ha_compiled_rules *rules, ha_usage *usage, GHashTable
 
     g_autoptr(GHashTable) together = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr(GHashTable) separate = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    ha_select_resource_affinity(rules, usage, ss, sid, together, separate);
+    resource_affinity(rules, usage, ss, sid, together, separate);
 
     if (pref == HA_SELECT_NONE && !failback && current && g_hash_table_contains(allowed, current) &&
         (GPOINTER_TO_INT(g_hash_table_lookup(together, current)) > 0 ||
@@ -153,7 +154,7 @@ char *ha_select_node(const ha_compiled_rules *rules, ha_usage *usage, GHashTable
     g_autoptr(GPtrArray) list = ha_sorted_keys(preferred);
     if (list->len == 0)
         return NULL;
-    g_autoptr(GHashTable) scores = ha_usage_score_nodes(usage, sid, current);
+    g_autoptr(GHashTable) scores = ha_usage_score_nodes(usage, sid);
     sort_ctx ctx = {scores};
     g_ptr_array_sort_with_data(list, score_cmp, &ctx);
     if (pref == HA_SELECT_TRY_NEXT && current) {

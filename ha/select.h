@@ -23,7 +23,3 @@ typedef enum {
 char *ha_select_node(const ha_compiled_rules *rules, ha_usage *usage, GHashTable *ss,
                      const char *sid, const ha_service_state *sd, bool failback,
                      ha_select_pref pref);
-
-/* Resource-affinity view used by the selection and by motion commands. */
-void ha_select_resource_affinity(const ha_compiled_rules *rules, ha_usage *usage, GHashTable *ss,
-                                 const char *sid, GHashTable *ret_together, GHashTable *ret_separate);

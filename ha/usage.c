@@ -90,16 +90,6 @@ void ha_usage_free(ha_usage *u)
     g_free(u);
 }
 
-ha_sched_mode ha_usage_mode(const ha_usage *u)
-{
-    return u->mode;
-}
-
-bool ha_usage_has_node(const ha_usage *u, const char *node)
-{
-    return find_node(u, node) != NULL;
-}
-
 GPtrArray *ha_usage_list_nodes(const ha_usage *u)
 {
     GPtrArray *a = g_ptr_array_new();
@@ -134,7 +124,7 @@ void ha_usage_used_nodes(const ha_usage *u, ha_svc_state state, const char *node
         *ret_target = target;
 }
 
-void ha_usage_add_service_to_node(ha_usage *u, const char *node, const char *sid)
+static void add_service_to_node(ha_usage *u, const char *node, const char *sid)
 {
     usage_node *n = find_node(u, node);
     if (n)
@@ -147,9 +137,9 @@ void ha_usage_add_service(ha_usage *u, const char *sid, ha_svc_state state, cons
     const char *cur, *tgt;
     ha_usage_used_nodes(u, state, node, target, &cur, &tgt);
     if (cur)
-        ha_usage_add_service_to_node(u, cur, sid);
+        add_service_to_node(u, cur, sid);
     if (tgt)
-        ha_usage_add_service_to_node(u, tgt, sid);
+        add_service_to_node(u, tgt, sid);
 }
 
 void ha_usage_remove_service(ha_usage *u, const char *sid)
@@ -239,7 +229,7 @@ void ha_topsis_score(const double *m, int rows, int ncrit, const double *weights
     }
 }
 
-GHashTable *ha_usage_score_nodes(ha_usage *u, const char *sid, const char *service_node)
+GHashTable *ha_usage_score_nodes(ha_usage *u, const char *sid)
 {
     GHashTable *scores = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     int n = (int)u->nodes->len;
@@ -284,6 +274,5 @@ GHashTable *ha_usage_score_nodes(ha_usage *u, const char *sid, const char *servi
         *d = -res[i];
         g_hash_table_insert(scores, g_strdup(((usage_node *)g_ptr_array_index(u->nodes, i))->name), d);
     }
-    (void)service_node;
     return scores;
 }

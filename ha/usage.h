@@ -25,19 +25,16 @@ int ha_usage_new(ha_env *env, ha_sched_mode mode, const GPtrArray *nodes, ha_usa
 void ha_usage_free(ha_usage *u);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ha_usage, ha_usage_free)
 
-ha_sched_mode ha_usage_mode(const ha_usage *u);
-bool ha_usage_has_node(const ha_usage *u, const char *node);
 /* sorted node names (borrowed strings) */
 GPtrArray *ha_usage_list_nodes(const ha_usage *u);
 
 /* Count @sid per the state table (current and/or target node, online nodes only). */
 void ha_usage_add_service(ha_usage *u, const char *sid, ha_svc_state state, const char *node,
                           const char *target);
-void ha_usage_add_service_to_node(ha_usage *u, const char *node, const char *sid);
 void ha_usage_remove_service(ha_usage *u, const char *sid);
 
 /* node -> double score (lower is better), new table. */
-GHashTable *ha_usage_score_nodes(ha_usage *u, const char *sid, const char *service_node);
+GHashTable *ha_usage_score_nodes(ha_usage *u, const char *sid);
 
 /* Nodes @sid counts on per the state table: current (online) and target (online). */
 void ha_usage_used_nodes(const ha_usage *u, ha_svc_state state, const char *node,

@@ -66,12 +66,12 @@ START_TEST(test_usage_table)
     ss_add(ss, "vm:104", HA_SS_REQUEST_START_BALANCE, "n1", "n2");
     ss_add(ss, "vm:105", HA_SS_STARTED, "n9", NULL); /* offline node: not counted */
     g_autoptr(ha_usage) u = usage_for(ss, nodes);
-    g_autoptr(GHashTable) sc = ha_usage_score_nodes(u, "vm:200", NULL);
+    g_autoptr(GHashTable) sc = ha_usage_score_nodes(u, "vm:200");
     ck_assert_double_eq(*(double *)g_hash_table_lookup(sc, "n1"), 1);
     ck_assert_double_eq(*(double *)g_hash_table_lookup(sc, "n2"), 2);
     ck_assert_double_eq(*(double *)g_hash_table_lookup(sc, "n3"), 1);
     ha_usage_remove_service(u, "vm:103");
-    g_autoptr(GHashTable) sc2 = ha_usage_score_nodes(u, "vm:200", NULL);
+    g_autoptr(GHashTable) sc2 = ha_usage_score_nodes(u, "vm:200");
     ck_assert_double_eq(*(double *)g_hash_table_lookup(sc2, "n3"), 0);
 }
 END_TEST
@@ -223,7 +223,7 @@ START_TEST(test_static_scheduler)
     ha_usage *u = NULL;
     ck_assert_int_eq(ha_usage_new(&env, HA_SCHED_STATIC, nodes, &u, NULL), 0);
     ha_usage_add_service(u, "vm:1", HA_SS_STARTED, "small", NULL);
-    g_autoptr(GHashTable) sc = ha_usage_score_nodes(u, "vm:2", NULL);
+    g_autoptr(GHashTable) sc = ha_usage_score_nodes(u, "vm:2");
     double big = *(double *)g_hash_table_lookup(sc, "big");
     double small = *(double *)g_hash_table_lookup(sc, "small");
     ck_assert(big < small); /* lower is better: the big, emptier node */
