@@ -992,17 +992,18 @@ static void apply_group_defaults(ha_manager *m)
     }
 }
 
-static void update_rules(ha_manager *m, bool nodes_changed, GError **error)
+/* Recompile the rules when they, the groups, the services or the node list changed. */
+static int update_rules(ha_manager *m, bool nodes_changed, GError **error)
 {
     g_autoptr(ha_rules) rules = NULL;
     if (m->env->ops->read_rules_config(m->env, &rules, error) < 0)
-        return;
+        return -EIO;
     const char *groups_digest = m->groups ? m->groups->digest : "";
     const char *services_digest = m->sc->digest ? m->sc->digest : "";
     if (m->rules && !nodes_changed && strcmp(rules->digest, m->last_rules_digest) == 0 &&
         strcmp(groups_digest, m->last_groups_digest) == 0 &&
         strcmp(services_digest, m->last_services_digest) == 0)
-        return;
+        return 0;
     ha_rules_add_groups(rules, m->groups, m->sc);
     g_autoptr(GPtrArray) nodes = ha_node_status_list_nodes(m->ns);
     g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func(g_free);
@@ -1017,6 +1018,7 @@ static void update_rules(ha_manager *m, bool nodes_changed, GError **error)
     m->last_groups_digest = g_strdup(groups_digest);
     g_free(m->last_services_digest);
     m->last_services_digest = g_strdup(services_digest);
+    return 0;
 }
 
 static void service_loop(ha_manager *m, GHashTable *only)
@@ -1171,15 +1173,7 @@ int ha_manager_manage(ha_manager *m, GError **error)
 
     recompute_usage(m);
     apply_group_defaults(m);
-    {
-        g_autoptr(GError) rerr = NULL;
-        update_rules(m, nodes_changed, &rerr);
-        if (rerr) {
-            g_propagate_error(error, g_steal_pointer(&rerr));
-            return -EIO;
-        }
-    }
-    if (process_crm_commands(m, error) < 0)
+    if (update_rules(m, nodes_changed, error) < 0 || process_crm_commands(m, error) < 0)
         return -EIO;
 
     g_autoptr(GHashTable) deferred = NULL;
