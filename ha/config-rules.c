@@ -35,7 +35,7 @@ static int rule_node_cmp(gconstpointer a, gconstpointer b)
     return strcmp(x->node, y->node);
 }
 
-static GPtrArray *rule_nodes_copy(const GPtrArray *src)
+GPtrArray *ha_rule_nodes_copy(const GPtrArray *src)
 {
     GPtrArray *a = g_ptr_array_new_with_free_func(rule_node_free);
     for (guint i = 0; src && i < src->len; i++) {
@@ -172,7 +172,7 @@ ha_rule *ha_rule_copy(const ha_rule *r)
     for (guint i = 0; i < r->resources->len; i++)
         g_ptr_array_add(c->resources, g_strdup(g_ptr_array_index(r->resources, i)));
     g_ptr_array_unref(c->nodes);
-    c->nodes = rule_nodes_copy(r->nodes);
+    c->nodes = ha_rule_nodes_copy(r->nodes);
     c->strict = r->strict;
     c->positive = r->positive;
     c->has_affinity = r->has_affinity;

@@ -77,6 +77,8 @@ ha_group *ha_groups_find(const ha_groups *gs, const char *id);
 ha_groups *ha_groups_parse(const char *text, const char *filename, GPtrArray *warnings);
 char *ha_groups_write(const ha_groups *gs);
 
+/* Deep copy of a list of ha_rule_node* (@src may be NULL: empty list). */
+GPtrArray *ha_rule_nodes_copy(const GPtrArray *src);
 /* Parse a node list "n1:2,n2" into ha_rule_node* (sorted by node); FALSE on bad item. */
 gboolean ha_rule_nodes_parse(const char *value, GPtrArray **ret, char **ret_bad);
 /* Config id check: case-insensitive ^[a-z][a-z0-9_-]+$ */

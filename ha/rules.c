@@ -65,13 +65,8 @@ void ha_rules_add_groups(ha_rules *rules, const ha_groups *groups, const ha_reso
             ha_rule_free(r);
             continue;
         }
-        for (guint j = 0; j < g->nodes->len; j++) {
-            const ha_rule_node *n = g_ptr_array_index(g->nodes, j);
-            ha_rule_node *c = g_new0(ha_rule_node, 1);
-            c->node = g_strdup(n->node);
-            c->priority = n->priority;
-            g_ptr_array_add(r->nodes, c);
-        }
+        g_ptr_array_unref(r->nodes);
+        r->nodes = ha_rule_nodes_copy(g->nodes);
         r->strict = g->restricted;
         r->comment = g->comment ? g_strdup(g->comment)
                                 : g_strdup_printf("Generated from HA group '%s'.", g->id);
