@@ -196,11 +196,15 @@ static JsonNode *parse_json(const char *text, const char *what, GError **error)
     return json_node_copy(root);
 }
 
+/* A scalar member as text; NULL when absent, null or not a scalar. */
+static char *member_text(JsonObject *o, const char *key)
+{
+    return ha_json_value_string(json_object_get_member(o, key));
+}
+
 static bool json_number(JsonObject *o, const char *key, double *ret)
 {
-    if (!json_object_has_member(o, key))
-        return false;
-    g_autofree char *s = ha_json_value_string(json_object_get_member(o, key));
+    g_autofree char *s = member_text(o, key);
     if (!s)
         return false;
     char *end = NULL;
@@ -264,8 +268,8 @@ static int load_hardware(sim_hw *hw, GError **error)
         }
         JsonObject *no = json_node_get_object(nn);
         sim_node *n = node_new(hw, l->data);
-        g_autofree char *power = ha_json_value_string(json_object_get_member(no, "power"));
-        g_autofree char *network = ha_json_value_string(json_object_get_member(no, "network"));
+        g_autofree char *power = member_text(no, "power");
+        g_autofree char *network = member_text(no, "network");
         n->power = power && strcmp(power, "on") == 0;
         n->network = network && strcmp(network, "on") == 0;
         double d;
@@ -277,9 +281,7 @@ static int load_hardware(sim_hw *hw, GError **error)
             n->maxmem = (guint64)d;
             n->has_maxmem = true;
         }
-        n->version = json_object_has_member(no, "pve-manager-version")
-                         ? ha_json_value_string(json_object_get_member(no, "pve-manager-version"))
-                         : NULL;
+        n->version = member_text(no, "pve-manager-version");
         g_ptr_array_add(hw->nodes, n);
     }
     g_list_free(members);
@@ -323,17 +325,14 @@ static int load_services(sim_hw *hw, GError **error)
         }
         JsonObject *so = json_node_get_object(sn);
         sim_service *s = g_new0(sim_service, 1);
-        s->node = ha_json_value_string(json_object_get_member(so, "node"));
-        s->state = json_object_has_member(so, "state") ? ha_json_value_string(json_object_get_member(so, "state")) : NULL;
-#define OPT(field, key) \
-    s->field = json_object_has_member(so, key) ? ha_json_value_string(json_object_get_member(so, key)) : NULL
-        OPT(max_restart, "max_restart");
-        OPT(max_relocate, "max_relocate");
-        OPT(failback, "failback");
-        OPT(group, "group");
-        OPT(comment, "comment");
-        OPT(lock, "lock");
-#undef OPT
+        s->node = member_text(so, "node");
+        s->state = member_text(so, "state");
+        s->max_restart = member_text(so, "max_restart");
+        s->max_relocate = member_text(so, "max_relocate");
+        s->failback = member_text(so, "failback");
+        s->group = member_text(so, "group");
+        s->comment = member_text(so, "comment");
+        s->lock = member_text(so, "lock");
         g_hash_table_insert(hw->services, g_strdup(sid), s);
         if (!s->node || !sim_hw_node(hw, s->node)) {
             g_set_error(error, HA_CONFIG_ERROR, EINVAL, "service_config: service '%s' without valid node",
