@@ -5,8 +5,8 @@
  */
 #include "ha/sim/hardware.h"
 #include "tests/unit/check-main.h"
+#include "tests/unit/test-util.h"
 
-#include <glib/gstdio.h>
 #include <string.h>
 
 typedef struct {
@@ -18,20 +18,7 @@ typedef struct {
 
 static void run_result_clear(run_result *r)
 {
-    g_autofree char *status = g_build_filename(r->dir, "status", NULL);
-    g_autoptr(GDir) d = g_dir_open(status, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(status, name, NULL);
-        g_unlink(p);
-    }
-    g_rmdir(status);
-    g_autoptr(GDir) d2 = g_dir_open(r->dir, 0, NULL);
-    while (d2 && (name = g_dir_read_name(d2))) {
-        g_autofree char *p = g_build_filename(r->dir, name, NULL);
-        g_unlink(p);
-    }
-    g_rmdir(r->dir);
+    test_rmtree(r->dir);
     g_free(r->dir);
     g_free(r->log);
     ha_manager_status_free(r->ms);
@@ -41,8 +28,7 @@ static void run_result_clear(run_result *r)
 static run_result run_sim(const char *profile, ...)
 {
     run_result r = {0};
-    r.dir = g_dir_make_tmp("ha-sim-XXXXXX", NULL);
-    ck_assert_ptr_nonnull(r.dir);
+    r.dir = test_tmpdir();
     va_list ap;
     va_start(ap, profile);
     for (const char *name = va_arg(ap, const char *); name; name = va_arg(ap, const char *)) {
@@ -210,7 +196,7 @@ END_TEST
 
 START_TEST(test_bad_input_refused)
 {
-    g_autofree char *dir = g_dir_make_tmp("ha-sim-XXXXXX", NULL);
+    g_autofree char *dir = test_tmpdir();
     g_autofree char *p = g_build_filename(dir, "cmdlist", NULL);
     ck_assert(g_file_set_contents(p, "[[\"power node1 on\"]", -1, NULL));
     sim_hw *hw = NULL;
@@ -220,8 +206,7 @@ START_TEST(test_bad_input_refused)
     ck_assert_ptr_nonnull(strstr(err->message, "cmdlist"));
     g_autofree char *status = g_build_filename(dir, "status", NULL);
     ck_assert(!g_file_test(status, G_FILE_TEST_EXISTS)); /* nothing touched */
-    g_unlink(p);
-    g_rmdir(dir);
+    test_rmtree(dir);
 }
 END_TEST
 
