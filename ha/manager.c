@@ -543,7 +543,7 @@ static void fence_recovery_cleanup(ha_manager *m, const char *sid, const char *f
             lock, sid);
 }
 
-static void next_state_recovery(ha_manager *m, const char *sid, ha_resource *cd,
+static void next_state_recovery(ha_manager *m, const char *sid, const ha_resource *cd,
                                 ha_service_state *sd)
 {
     g_autofree char *fenced = g_strdup(sd->node);
@@ -563,8 +563,12 @@ static void next_state_recovery(ha_manager *m, const char *sid, ha_resource *cd,
             return;
         }
         m->env->ops->cluster_state_update(m->env);
-        g_free(cd->node);
-        cd->node = g_strdup(node);
+        /* the guest moved: keep this round's config in step (not the no-config fallback) */
+        ha_resource *conf = ha_resources_get(m->sc, sid);
+        if (conf) {
+            g_free(conf->node);
+            conf->node = g_strdup(node);
+        }
         g_free(sd->node);
         sd->node = g_strdup(node);
         change_params p = {.node = node};
@@ -1023,7 +1027,7 @@ static int update_rules(ha_manager *m, bool nodes_changed, GError **error)
 
 static void service_loop(ha_manager *m, GHashTable *only)
 {
-    static ha_resource disabled_cd = {.state = (char *)"disabled", .failback = 1};
+    static const ha_resource disabled_cd = {.state = (char *)"disabled", .failback = 1};
     for (;;) {
         bool repeat = false;
         g_autoptr(GPtrArray) sids = ha_sorted_keys(m->ss);
@@ -1037,7 +1041,7 @@ static void service_loop(ha_manager *m, GHashTable *only)
             ha_service_state *sd = g_hash_table_lookup(m->ss, sid);
             if (!sd)
                 continue;
-            ha_resource *cd = ha_resources_get(m->sc, sid);
+            const ha_resource *cd = ha_resources_get(m->sc, sid);
             if (!cd)
                 cd = &disabled_cd;
             const ha_lrm_result *res = sd->uid ? g_hash_table_lookup(m->lrm_results, sd->uid) : NULL;
