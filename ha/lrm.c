@@ -237,7 +237,12 @@ static bool get_protected_lock(ha_lrm *lrm)
 
 /* ---- resource agent execution (ha.md §5.4) ---- */
 
-int ha_lrm_exec_resource_agent(ha_env *env, const char *sid, const ha_resource *cd,
+/*
+ * Execute one resource agent command for @sid with the requested @state;
+ * @target/@timeout may be NULL.  Returns the exit code, or -1 when the command
+ * could not run (the error is logged).
+ */
+static int exec_resource_agent(ha_env *env, const char *sid, const ha_resource *cd,
                                const char *state, const char *target, const char *timeout)
 {
     g_autofree char *type = NULL, *name = NULL;
@@ -417,8 +422,8 @@ static int run_workers(ha_lrm *lrm)
     for (guint i = 0; i < jobs->len; i++) {
         worker *w = g_ptr_array_index(jobs, i);
         w->start_tries++;
-        int res = ha_lrm_exec_resource_agent(env, w->sid, ha_resources_get(sc, w->sid), w->state,
-                                             w->target, w->timeout);
+        int res = exec_resource_agent(env, w->sid, ha_resources_get(sc, w->sid), w->state,
+                                      w->target, w->timeout);
         gpointer key = NULL;
         g_hash_table_steal_extended(lrm->workers, w->sid, &key, NULL);
         g_free(key);

@@ -22,11 +22,3 @@ bool ha_lrm_do_one_iteration(ha_lrm *lrm);
 void ha_lrm_shutdown_request(ha_lrm *lrm);
 const char *ha_lrm_state(const ha_lrm *lrm);
 const char *ha_lrm_mode(const ha_lrm *lrm);
-
-/*
- * Execute one resource agent command (ha.md §5.4) for @sid with the requested
- * @state; @target/@timeout may be NULL.  Returns the exit code, or -1 when the
- * command could not run (the error is logged).  Exposed for unit tests.
- */
-int ha_lrm_exec_resource_agent(ha_env *env, const char *sid, const ha_resource *cd,
-                               const char *state, const char *target, const char *timeout);
