@@ -4,8 +4,9 @@
  * watchdog while it has active services, and reports results in lrm_status.
  *
  * One ha_lrm per node.  ha_lrm_do_one_iteration() runs one round and returns false
- * when the daemon should exit.  Guest operations run as workers; with
- * get_max_workers() == 0 (the simulator) they run inline.
+ * when the daemon should exit.  Guest operations are queued as jobs and run inline,
+ * to completion, within the round (the simulator's max_workers of 0); forked
+ * workers are not implemented and get_max_workers() is not consulted.
  */
 #pragma once
 
