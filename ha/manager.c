@@ -810,7 +810,8 @@ static disarm_result handle_disarm(ha_manager *m, GHashTable *deferred)
 
 /* ---- group migration (ha.md §6.10) ---- */
 
-/* -1/0/1; a missing ~rev on @have passes an equal major.minor.patch */
+/* -1/0/1, -2 when either does not parse (the caller treats < 0 as too old); a missing
+ * ~rev passes an equal major.minor.patch */
 static int version_cmp_min(const char *have, const char *min)
 {
     unsigned hv[4] = {0}, mv[4] = {0};
