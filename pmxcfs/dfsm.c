@@ -104,7 +104,7 @@ struct dfsm {
 #define LOG_NOTICE(d, ...) LOG(d, G_LOG_LEVEL_MESSAGE, __VA_ARGS__)
 #define LOG_DEBUG(d, ...) LOG(d, G_LOG_LEVEL_DEBUG, __VA_ARGS__)
 
-const char *dfsm_mode_name(dfsm_mode mode)
+static const char *dfsm_mode_name(dfsm_mode mode)
 {
     switch (mode) {
     case DFSM_MODE_START:
@@ -1018,21 +1018,6 @@ void dfsm_finalize(dfsm *d)
     }
     finalize_handle(d);
     d->restart_due = false;
-}
-
-dfsm_mode dfsm_get_mode(dfsm *d)
-{
-    return d->mode;
-}
-
-bool dfsm_is_synced(dfsm *d)
-{
-    return d->mode == DFSM_MODE_SYNCED;
-}
-
-bool dfsm_is_initialized(dfsm *d)
-{
-    return d->joined && d->is_member;
 }
 
 uint32_t dfsm_nodeid(dfsm *d)
