@@ -68,7 +68,6 @@ struct dfsm {
     GArray *members; /* dfsm_member, sorted by (nodeid, pid) */
     guint local_index;
     bool is_member;
-    uint32_t lowest_nodeid;
 
     uint32_t epoch_counter;
     uint8_t sync_epoch[16];
@@ -498,7 +497,7 @@ static void enter_synced(dfsm *d)
 
 static void handle_sync_start(dfsm *d, uint32_t nodeid, uint32_t pid, const uint8_t *msg)
 {
-    if (nodeid != d->lowest_nodeid)
+    if (nodeid != dfsm_lowest_nodeid(d))
         LOG_CRIT(d, "received sync request from %u/%u, which is not the lowest node id (W11)",
                  nodeid, pid);
     memcpy(d->sync_epoch, msg + 16, 16);
@@ -616,7 +615,7 @@ static void handle_verify(dfsm *d, uint32_t nodeid, uint32_t pid, const uint8_t 
 
 void dfsm_verify_request(dfsm *d)
 {
-    if (d->mode != DFSM_MODE_SYNCED || d->nodeid != d->lowest_nodeid || !d->cb.checksum)
+    if (d->mode != DFSM_MODE_SYNCED || d->nodeid != dfsm_lowest_nodeid(d) || !d->cb.checksum)
         return;
     if (d->verify_pending) {
         LOG_NOTICE(d, "delay verify request");
@@ -787,13 +786,10 @@ static void cpg_confchg_cb(cpg_handle_t handle, const struct cpg_name *group,
 
     members_clear_states(d);
     g_array_set_size(d->members, 0);
-    d->lowest_nodeid = 0;
     GString *log = g_string_new(NULL);
     for (size_t i = 0; i < member_count; i++) {
         dfsm_member m = {.nodeid = member_list[i].nodeid, .pid = member_list[i].pid};
         g_array_append_val(d->members, m);
-        if (!d->lowest_nodeid || m.nodeid < d->lowest_nodeid)
-            d->lowest_nodeid = m.nodeid;
     }
     g_array_sort(d->members, member_cmp);
     for (guint i = 0; i < d->members->len; i++) {
@@ -842,7 +838,8 @@ static void cpg_confchg_cb(cpg_handle_t handle, const struct cpg_name *group,
             queues_clear(d);
         }
         set_mode(d, DFSM_MODE_START_SYNC);
-        if (d->nodeid == d->lowest_nodeid && send_state_msg(d, DFSM_MSG_SYNC_START, NULL, 0) < 0)
+        if (d->nodeid == dfsm_lowest_nodeid(d) &&
+            send_state_msg(d, DFSM_MSG_SYNC_START, NULL, 0) < 0)
             dfsm_leave(d, "failed to send the sync request");
     } else {
         g_array_index(d->members, dfsm_member, d->local_index).synced = true;
@@ -1027,5 +1024,6 @@ uint32_t dfsm_nodeid(dfsm *d)
 
 uint32_t dfsm_lowest_nodeid(dfsm *d)
 {
-    return d->lowest_nodeid;
+    /* the member table is sorted by (nodeid, pid) */
+    return d->members->len ? g_array_index(d->members, dfsm_member, 0).nodeid : 0;
 }
