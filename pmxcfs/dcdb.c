@@ -205,7 +205,7 @@ static int dcdb_deliver(void *user_data, uint32_t nodeid, uint32_t pid, uint16_t
         *ret_result = -EACCES;
         return -1;
     }
-    bool local = nodeid == dfsm_nodeid(db->dfsm) && pid == (uint32_t)getpid();
+    bool local = dfsm_is_local(db->dfsm, nodeid, pid);
 
     if (op.type == CFS_OP_UNLOCK_REQUEST) {
         uint8_t csum[32];

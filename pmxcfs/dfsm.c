@@ -247,7 +247,7 @@ static dfsm_member *member_find(dfsm *d, uint32_t nodeid, uint32_t pid)
     return NULL;
 }
 
-static bool is_local(dfsm *d, uint32_t nodeid, uint32_t pid)
+bool dfsm_is_local(dfsm *d, uint32_t nodeid, uint32_t pid)
 {
     return nodeid == d->nodeid && pid == d->pid;
 }
@@ -259,7 +259,7 @@ static void deliver_normal(dfsm *d, uint32_t nodeid, uint32_t pid, uint64_t coun
     burst_begin(d);
     int result = -EIO;
     int r = d->cb.deliver(d->ud, nodeid, pid, subtype, time, payload, len, &result);
-    if (is_local(d, nodeid, pid)) {
+    if (dfsm_is_local(d, nodeid, pid)) {
         pending_result p = {.count = count, .result = result};
         g_array_append_val(d->burst_results, p);
     }
@@ -579,7 +579,7 @@ static void handle_verify_request(dfsm *d, uint32_t nodeid, uint32_t pid, const 
     d->cb.checksum(d->ud, d->csum);
     memcpy(d->csum_epoch, d->sync_epoch, 16);
     d->csum_valid = true;
-    if (is_local(d, nodeid, pid)) {
+    if (dfsm_is_local(d, nodeid, pid)) {
         uint8_t payload[40];
         wire_put_u64(payload, d->csum_id);
         memcpy(payload + 8, d->csum, 32);
@@ -595,7 +595,7 @@ static void handle_verify(dfsm *d, uint32_t nodeid, uint32_t pid, const uint8_t 
         dfsm_leave(d, "verify message with wrong length");
         return;
     }
-    if (is_local(d, nodeid, pid))
+    if (dfsm_is_local(d, nodeid, pid))
         d->verify_pending = false;
     const uint8_t *p = msg + DFSM_HEADER_STATE;
     uint64_t id = wire_get_u64(p);
@@ -795,7 +795,7 @@ static void cpg_confchg_cb(cpg_handle_t handle, const struct cpg_name *group,
     for (guint i = 0; i < d->members->len; i++) {
         dfsm_member *m = &g_array_index(d->members, dfsm_member, i);
         g_string_append_printf(log, "%s%u/%u", i ? ", " : "", m->nodeid, m->pid);
-        if (is_local(d, m->nodeid, m->pid)) {
+        if (dfsm_is_local(d, m->nodeid, m->pid)) {
             d->is_member = true;
             d->local_index = i;
         }
@@ -827,7 +827,7 @@ static void cpg_confchg_cb(cpg_handle_t handle, const struct cpg_name *group,
             GSequenceIter *it = g_sequence_get_begin_iter(d->msg_queue);
             for (; !g_sequence_iter_is_end(it); it = g_sequence_iter_next(it)) {
                 queued_msg *q = g_sequence_get(it);
-                if (!is_local(d, q->nodeid, q->pid))
+                if (!dfsm_is_local(d, q->nodeid, q->pid))
                     continue;
                 gsize len;
                 const void *raw = g_bytes_get_data(q->raw, &len);

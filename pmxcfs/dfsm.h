@@ -121,6 +121,8 @@ bool dfsm_needs_restart(dfsm *d);
 void dfsm_finalize(dfsm *d);
 
 uint32_t dfsm_nodeid(dfsm *d);
+/* True if (@nodeid, @pid), e.g. the sender of a delivered message, is this process. */
+bool dfsm_is_local(dfsm *d, uint32_t nodeid, uint32_t pid);
 /* Lowest node id of the current membership (0 if none). */
 uint32_t dfsm_lowest_nodeid(dfsm *d);
 
