@@ -8,9 +8,10 @@
  * message (after the application's burst commit, W26) or released with EBUSY as soon
  * as the group is left or the connection is lost (W13).
  *
- * Locking: `lock` protects the result slots, the send counter and `state_gen`; all
- * other fields belong to the dispatch thread.  Sends happen under `send_lock` so that
- * counts go out in increasing order (per-sender FIFO).
+ * Locking: `lock` protects the result slots and the send counter; all other fields
+ * belong to the dispatch thread.  Sends happen under `send_lock` so that counts go out
+ * in increasing order (per-sender FIFO); senders on other threads read the CPG handle
+ * there, so the dispatch thread replaces or finalises the handle only under it too.
  */
 #include "pmxcfs/dfsm.h"
 
@@ -458,9 +459,11 @@ static void dfsm_leave(dfsm *d, const char *why)
 
 static void finalize_handle(dfsm *d)
 {
+    g_mutex_lock(&d->send_lock);
     if (d->have_handle)
         cpg_finalize(d->handle);
     d->have_handle = false;
+    g_mutex_unlock(&d->send_lock);
     d->joined = false;
     d->is_member = false;
     d->fd = -1;
@@ -909,11 +912,14 @@ static int dfsm_connect(dfsm *d)
         .cpg_totem_confchg_fn = NULL,
         .flags = 0,
     };
-    int r = cs_errno(
-        cpg_model_initialize(&d->handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, d));
+    cpg_handle_t handle;
+    int r = cs_errno(cpg_model_initialize(&handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, d));
     if (r < 0)
         return r == -EAGAIN ? -EAGAIN : -ENOTCONN;
+    g_mutex_lock(&d->send_lock);
+    d->handle = handle;
     d->have_handle = true;
+    g_mutex_unlock(&d->send_lock);
     unsigned int nodeid = 0;
     if (cs_errno(cpg_local_get(d->handle, &nodeid)) < 0 ||
         cs_errno(cpg_fd_get(d->handle, &d->fd)) < 0) {
