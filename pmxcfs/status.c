@@ -83,12 +83,11 @@ typedef struct status_node {
     kvstore_table *kv; /* created on the first UPDATE from that node */
 } status_node;
 
-/* A cached virtual file and the generation it was built from. */
+/* A cached virtual file (NULL until built) and the generations it was built from. */
 typedef struct cached_text {
     GBytes *text;
     uint64_t gen;
-    uint64_t gen2; /* .version: the VM-list version */
-    bool valid;
+    uint64_t gen2; /* .version: the VM-list version; 0 for the others */
 } cached_text;
 
 struct cfs_status {
@@ -160,7 +159,18 @@ static void status_node_free(gpointer p)
 static void cached_text_clear(cached_text *c)
 {
     g_clear_pointer(&c->text, g_bytes_unref);
-    c->valid = false;
+}
+
+static bool cached_text_fresh(const cached_text *c, uint64_t gen, uint64_t gen2)
+{
+    return c->text && c->gen == gen && c->gen2 == gen2;
+}
+
+/* Replace the cached text by @text (taken). */
+static void cached_text_set(cached_text *c, GBytes *text, uint64_t gen, uint64_t gen2)
+{
+    cached_text_clear(c);
+    *c = (cached_text){.text = text, .gen = gen, .gen2 = gen2};
 }
 
 static uint64_t now_monotonic(void)
@@ -698,13 +708,8 @@ GBytes *cfs_status_version_json(cfs_status *st)
     uint64_t vmlist_version = memdb_vmlist_version(st->memdb);
     g_mutex_lock(&st->lock);
     cached_text *c = &st->version_cache;
-    if (!c->valid || c->gen != st->version_gen || c->gen2 != vmlist_version) {
-        cached_text_clear(c);
-        c->text = generate_version(st, vmlist_version);
-        c->gen = st->version_gen;
-        c->gen2 = vmlist_version;
-        c->valid = true;
-    }
+    if (!cached_text_fresh(c, st->version_gen, vmlist_version))
+        cached_text_set(c, generate_version(st, vmlist_version), st->version_gen, vmlist_version);
     GBytes *r = g_bytes_ref(c->text);
     g_mutex_unlock(&st->lock);
     return r;
@@ -749,12 +754,8 @@ GBytes *cfs_status_members_json(cfs_status *st)
 {
     g_mutex_lock(&st->lock);
     cached_text *c = &st->members_cache;
-    if (!c->valid || c->gen != st->members_gen) {
-        cached_text_clear(c);
-        c->text = generate_members(st);
-        c->gen = st->members_gen;
-        c->valid = true;
-    }
+    if (!cached_text_fresh(c, st->members_gen, 0))
+        cached_text_set(c, generate_members(st), st->members_gen, 0);
     GBytes *r = g_bytes_ref(c->text);
     g_mutex_unlock(&st->lock);
     return r;
@@ -793,13 +794,10 @@ GBytes *cfs_status_vmlist_json(cfs_status *st)
 {
     g_mutex_lock(&st->vmlist_lock);
     cached_text *c = &st->vmlist_cache;
-    if (!c->valid || c->gen != memdb_vmlist_version(st->memdb)) {
+    if (!cached_text_fresh(c, memdb_vmlist_version(st->memdb), 0)) {
         uint64_t version = 0;
         g_autoptr(GArray) vms = memdb_vmlist_snapshot(st->memdb, &version);
-        cached_text_clear(c);
-        c->text = generate_vmlist(vms, version);
-        c->gen = version;
-        c->valid = true;
+        cached_text_set(c, generate_vmlist(vms, version), version, 0);
     }
     GBytes *r = g_bytes_ref(c->text);
     g_mutex_unlock(&st->vmlist_lock);
@@ -810,13 +808,10 @@ GBytes *cfs_status_clusterlog_file(cfs_status *st)
 {
     g_mutex_lock(&st->lock);
     cached_text *c = &st->log_cache;
-    if (!c->valid || c->gen != st->log_gen) {
-        cached_text_clear(c);
+    if (!cached_text_fresh(c, st->log_gen, 0)) {
         GString *s = g_string_sized_new(8192);
         clog_dump_json(st->log, s, NULL, CFS_CLOG_DEFAULT_DUMP);
-        c->text = g_string_free_to_bytes(s);
-        c->gen = st->log_gen;
-        c->valid = true;
+        cached_text_set(c, g_string_free_to_bytes(s), st->log_gen, 0);
     }
     GBytes *r = g_bytes_ref(c->text);
     g_mutex_unlock(&st->lock);
