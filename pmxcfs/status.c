@@ -111,8 +111,7 @@ struct cfs_status {
     kvstore_rrd *rrd;
     clog *log;
 
-    cfs_status_transport transport;
-    bool have_transport;
+    cfs_status_transport transport; /* .send is NULL without a transport */
 
     uint64_t version_gen; /* inputs of .version except the VM-list version */
     uint64_t members_gen; /* inputs of .members */
@@ -439,7 +438,7 @@ static void queue_update(cfs_status *st, GArray *pending, const char *key, const
                          size_t len)
 {
     GBytes *payload = NULL;
-    if (st->have_transport && kvstore_update_encode(key, value, len, &payload) == 0)
+    if (st->transport.send && kvstore_update_encode(key, value, len, &payload) == 0)
         pending_add(pending, CFS_KVSTORE_MSG_UPDATE, payload);
 }
 
@@ -450,9 +449,8 @@ static void pending_send(cfs_status *st, GArray *pending)
         return;
     g_mutex_lock(&st->lock);
     cfs_status_transport t = st->transport;
-    bool have = st->have_transport;
     g_mutex_unlock(&st->lock);
-    if (!have)
+    if (!t.send)
         return;
     for (guint i = 0; i < pending->len; i++) {
         pending_msg *m = &g_array_index(pending, pending_msg, i);
@@ -512,7 +510,7 @@ int cfs_status_log(cfs_status *st, uint8_t priority, const char *ident, const ch
                      &entry);
     if (r == 0)
         st->log_gen++;
-    if (r == 0 && st->have_transport)
+    if (r == 0 && st->transport.send)
         pending_add(pending, CFS_KVSTORE_MSG_LOG, entry);
     else if (r == 0)
         g_bytes_unref(entry);
@@ -536,8 +534,7 @@ GBytes *cfs_status_clusterlog_json(cfs_status *st, const char *user, uint32_t ma
 void cfs_status_set_transport(cfs_status *st, const cfs_status_transport *transport)
 {
     g_mutex_lock(&st->lock);
-    st->have_transport = transport && transport->send;
-    st->transport = st->have_transport ? *transport : (cfs_status_transport){0};
+    st->transport = transport && transport->send ? *transport : (cfs_status_transport){0};
     g_mutex_unlock(&st->lock);
 }
 
