@@ -226,11 +226,6 @@ const char *cfs_status_nodename(cfs_status *st)
     return st->nodename;
 }
 
-uint32_t cfs_status_starttime(cfs_status *st)
-{
-    return st->starttime;
-}
-
 void cfs_status_set_quorate(cfs_status *st, bool quorate)
 {
     g_mutex_lock(&st->lock);
