@@ -255,9 +255,16 @@ static GBytes *guest_properties_json(GArray *configs, char *const *props, size_t
     return g_string_free_to_bytes(out);
 }
 
-/* vmid checks shared by both property requests: -EINVAL for 1-99, -ENOENT if unknown. */
-static int check_vmid(const cfs_ipc_config *cfg, uint32_t vmid)
+/*
+ * The checks both property requests start with, in the order of spec §12.4: -EINVAL
+ * for a request without vmid or with vmid 1-99, -ENOENT for an unknown vmid, -EINVAL
+ * when no property bytes follow.  0 with the vmid (0 = all guests).
+ */
+static int req_vmid(const cfs_ipc_config *cfg, const uint8_t *req, size_t size, uint32_t *ret_vmid)
 {
+    if (size < CFS_IPC_GUEST_PROPS)
+        return -EINVAL;
+    uint32_t vmid = wire_get_u32(req + CFS_IPC_REQUEST_HEADER);
     if (vmid > 0 && vmid < 100)
         return -EINVAL;
     if (vmid) {
@@ -265,6 +272,9 @@ static int check_vmid(const cfs_ipc_config *cfg, uint32_t vmid)
         if (!path)
             return -ENOENT;
     }
+    if (size == CFS_IPC_GUEST_PROPS)
+        return -EINVAL;
+    *ret_vmid = vmid;
     return 0;
 }
 
@@ -282,14 +292,10 @@ static int guest_properties(const cfs_ipc_config *cfg, uint32_t vmid, char *cons
 static int req_guest_property(const cfs_ipc_config *cfg, const uint8_t *req, size_t size,
                               GBytes **ret_data)
 {
-    if (size < CFS_IPC_GUEST_PROPS)
-        return -EINVAL;
-    uint32_t vmid = wire_get_u32(req + 16);
-    int r = check_vmid(cfg, vmid);
+    uint32_t vmid = 0;
+    int r = req_vmid(cfg, req, size, &vmid);
     if (r < 0)
         return r;
-    if (size <= CFS_IPC_GUEST_PROPS)
-        return -EINVAL;
     g_autofree char *prop =
         g_strndup((const char *)req + CFS_IPC_GUEST_PROPS, size - CFS_IPC_GUEST_PROPS - 1);
     char *props[] = {prop};
@@ -299,14 +305,10 @@ static int req_guest_property(const cfs_ipc_config *cfg, const uint8_t *req, siz
 static int req_guest_properties(const cfs_ipc_config *cfg, const uint8_t *req, size_t size,
                                 GBytes **ret_data)
 {
-    if (size < CFS_IPC_GUEST_PROPS)
-        return -EINVAL;
-    uint32_t vmid = wire_get_u32(req + 16);
-    int r = check_vmid(cfg, vmid);
+    uint32_t vmid = 0;
+    int r = req_vmid(cfg, req, size, &vmid);
     if (r < 0)
         return r;
-    if (size < CFS_IPC_GUEST_PROPS + 1)
-        return -EINVAL;
     uint8_t n = req[CFS_IPC_GUEST_PROPS];
     size_t pos = CFS_IPC_GUEST_PROPS + 1;
     if (n == 0 || size - pos <= 1)
