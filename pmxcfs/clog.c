@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pmxcfs/wire.h"
+
 /* Entry field offsets (spec §11.5). */
 #define E_PREV         0
 #define E_NEXT         4
@@ -45,31 +47,6 @@ struct clog {
     GHashTable *dedup; /* uint64 node digest -> dedup_record */
     uint32_t next_uid;
 };
-
-/* ---------------------------------------------------------------------------------- */
-/* little-endian access */
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static uint32_t align8(uint32_t v)
 {
@@ -189,7 +166,7 @@ int clog_entry_parse(const void *data, size_t len, clog_entry_info *ret_info)
     if (len < CFS_CLOG_ENTRY_HEADER || len > CFS_CLOG_MAX_ENTRY_SIZE)
         return -EINVAL;
     uint32_t node_len = e[E_NODE_LEN], ident_len = e[E_IDENT_LEN], tag_len = e[E_TAG_LEN];
-    uint64_t msg_len = get32(e + E_MSG_LEN);
+    uint64_t msg_len = wire_get_u32(e + E_MSG_LEN);
     uint64_t nominal = CFS_CLOG_ENTRY_HEADER + (uint64_t)node_len + ident_len + tag_len + msg_len;
     if (nominal != len || node_len == 0 || ident_len == 0 || tag_len == 0 || msg_len == 0)
         return -EINVAL;
@@ -201,11 +178,11 @@ int clog_entry_parse(const void *data, size_t len, clog_entry_info *ret_info)
         return -EINVAL;
     if (ret_info) {
         *ret_info = (clog_entry_info){
-            .uid = get32(e + E_UID),
-            .time = get32(e + E_TIME),
-            .node_digest = get64(e + E_NODE_DIGEST),
-            .ident_digest = get64(e + E_IDENT_DIGEST),
-            .pid = get32(e + E_PID),
+            .uid = wire_get_u32(e + E_UID),
+            .time = wire_get_u32(e + E_TIME),
+            .node_digest = wire_get_u64(e + E_NODE_DIGEST),
+            .ident_digest = wire_get_u64(e + E_IDENT_DIGEST),
+            .pid = wire_get_u32(e + E_PID),
             .priority = e[E_PRIORITY],
             .node = node,
             .ident = ident,
@@ -244,16 +221,16 @@ int clog_entry_pack(uint32_t time, uint32_t uid, uint32_t pid, uint8_t priority,
     s += tag_len;
     memcpy(s, conv, msg_len);
 
-    put32(e + E_UID, uid);
-    put32(e + E_TIME, time);
-    put64(e + E_NODE_DIGEST, node_digest);
-    put64(e + E_IDENT_DIGEST, ident_digest);
-    put32(e + E_PID, pid);
+    wire_put_u32(e + E_UID, uid);
+    wire_put_u32(e + E_TIME, time);
+    wire_put_u64(e + E_NODE_DIGEST, node_digest);
+    wire_put_u64(e + E_IDENT_DIGEST, ident_digest);
+    wire_put_u32(e + E_PID, pid);
     e[E_PRIORITY] = priority;
     e[E_NODE_LEN] = (uint8_t)node_len;
     e[E_IDENT_LEN] = (uint8_t)ident_len;
     e[E_TAG_LEN] = (uint8_t)tag_len;
-    put32(e + E_MSG_LEN, (uint32_t)msg_len);
+    wire_put_u32(e + E_MSG_LEN, (uint32_t)msg_len);
     *ret_entry = g_bytes_new_take(e, size);
     return 0;
 }
@@ -273,8 +250,8 @@ typedef struct ring_iter {
 static void ring_iter_init(ring_iter *it, const uint8_t *ring)
 {
     it->ring = ring;
-    it->size = get32(ring);
-    it->cpos = get32(ring + 4);
+    it->size = wire_get_u32(ring);
+    it->cpos = wire_get_u32(ring + 4);
     it->pos = it->cpos;
     it->steps = 0;
 }
@@ -294,13 +271,13 @@ static bool ring_iter_next(ring_iter *it, const uint8_t **ret_entry, clog_entry_
         return false;
     const uint8_t *e = it->ring + pos;
     uint64_t nominal = CFS_CLOG_ENTRY_HEADER + (uint64_t)e[E_NODE_LEN] + e[E_IDENT_LEN] +
-                       e[E_TAG_LEN] + get32(e + E_MSG_LEN);
+                       e[E_TAG_LEN] + wire_get_u32(e + E_MSG_LEN);
     if (nominal > CFS_CLOG_MAX_ENTRY_SIZE || pos + nominal > it->size)
         return false;
     if (clog_entry_parse(e, (size_t)nominal, ret_info) < 0)
         return false;
 
-    uint32_t prev = get32(e + E_PREV);
+    uint32_t prev = wire_get_u32(e + E_PREV);
     if (prev == 0 || (prev > pos && prev <= it->cpos) || (pos > it->cpos && prev <= it->cpos))
         it->pos = 0; /* older entries were reused by newer ones */
     else
@@ -315,26 +292,26 @@ static bool ring_iter_next(ring_iter *it, const uint8_t **ret_entry, clog_entry_
 static void ring_init(uint8_t *ring, uint32_t size)
 {
     memset(ring, 0, size);
-    put32(ring, size);
-    put32(ring + 4, 0);
+    wire_put_u32(ring, size);
+    wire_put_u32(ring + 4, 0);
 }
 
 /* Append a copy of a validated entry of @len bytes, overwriting the oldest ones. */
 static void ring_append(uint8_t *ring, uint32_t size, const uint8_t *entry, uint32_t len)
 {
     uint32_t real = align8(len);
-    uint32_t cpos = get32(ring + 4);
+    uint32_t cpos = wire_get_u32(ring + 4);
     uint32_t pos = CFS_CLOG_RING_HEADER;
     if (cpos) {
-        pos = get32(ring + cpos + E_NEXT);
+        pos = wire_get_u32(ring + cpos + E_NEXT);
         if ((uint64_t)pos + real >= size || pos < CFS_CLOG_RING_HEADER)
             pos = CFS_CLOG_RING_HEADER;
     }
     memcpy(ring + pos, entry, len);
     memset(ring + pos + len, 0, real - len);
-    put32(ring + pos + E_PREV, cpos);
-    put32(ring + pos + E_NEXT, pos + real);
-    put32(ring + 4, pos);
+    wire_put_u32(ring + pos + E_PREV, cpos);
+    wire_put_u32(ring + pos + E_NEXT, pos + real);
+    wire_put_u32(ring + 4, pos);
 }
 
 typedef struct sort_item {
@@ -463,7 +440,7 @@ int clog_state_validate(const void *data, size_t len)
 {
     if (!data || len <= CFS_CLOG_RING_HEADER || len > G_MAXUINT32)
         return -EINVAL;
-    if (get32(data) != len)
+    if (wire_get_u32(data) != len)
         return -EINVAL;
     return 0;
 }
@@ -508,9 +485,9 @@ void clog_merge(clog *cl, GBytes *const *states, size_t n, size_t local_index)
             break;
         clog_entry_info *info = &cur_info[best];
         uint8_t key[16];
-        put32(key, info->time);
-        put64(key + 4, info->node_digest);
-        put32(key + 12, info->uid);
+        wire_put_u32(key, info->time);
+        wire_put_u64(key + 4, info->node_digest);
+        wire_put_u32(key + 12, info->uid);
         g_autoptr(GBytes) kb = g_bytes_new(key, sizeof(key));
         if (!g_hash_table_contains(seen, kb)) {
             g_hash_table_add(seen, g_bytes_ref(kb));

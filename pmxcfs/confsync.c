@@ -26,7 +26,6 @@ struct confsync {
     GSource *settle;
     bool notify;
     GSource *reload;
-    GPid child;
 };
 
 uint64_t confsync_parse_version(const char *text, size_t len)
@@ -100,15 +99,12 @@ int confsync_check(confsync *cs, uint64_t *ret_old_version)
 
 static void reload_child_done(GPid pid, gint status, gpointer user_data)
 {
-    confsync *cs = user_data;
+    (void)user_data;
     g_autoptr(GError) err = NULL;
     if (!g_spawn_check_wait_status(status, &err))
         g_log(G_LOG_DOMAIN_CONFSYNC, G_LOG_LEVEL_WARNING, "corosync-cfgtool -R failed: %s",
               err->message);
     g_spawn_close_pid(pid);
-    g_mutex_lock(&cs->lock);
-    cs->child = 0;
-    g_mutex_unlock(&cs->lock);
 }
 
 static gboolean reload_now(gpointer user_data)
@@ -127,11 +123,8 @@ static gboolean reload_now(gpointer user_data)
               cs->reload_argv[0], err->message);
         return G_SOURCE_REMOVE;
     }
-    g_mutex_lock(&cs->lock);
-    cs->child = pid;
-    g_mutex_unlock(&cs->lock);
     GSource *w = g_child_watch_source_new(pid);
-    g_source_set_callback(w, (GSourceFunc)(void (*)(void))reload_child_done, cs, NULL);
+    g_source_set_callback(w, (GSourceFunc)(void (*)(void))reload_child_done, NULL, NULL);
     g_source_attach(w, cs->ctx);
     g_source_unref(w);
     return G_SOURCE_REMOVE;

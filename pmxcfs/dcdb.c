@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pmxcfs/wire.h"
 
@@ -23,6 +24,9 @@
 
 /* Bound on how long a local writer waits for its own message (W18). */
 #define DCDB_SUBMIT_TIMEOUT_MS 60000
+/* Cluster log priority of the entry for discarded local changes: syslog's LOG_WARNING
+ * (<syslog.h> is not included: its LOG_* names clash with the macros above). */
+#define DCDB_DISCARD_LOG_PRIORITY 4
 
 struct dcdb {
     memdb *m;
@@ -205,7 +209,7 @@ static int dcdb_deliver(void *user_data, uint32_t nodeid, uint32_t pid, uint16_t
         *ret_result = -EACCES;
         return -1;
     }
-    bool local = nodeid == dfsm_nodeid(db->dfsm) && pid == (uint32_t)getpid();
+    bool local = dfsm_is_local(db->dfsm, nodeid, pid);
 
     if (op.type == CFS_OP_UNLOCK_REQUEST) {
         uint8_t csum[32];
@@ -371,6 +375,19 @@ static int dcdb_process_update(void *user_data, uint32_t nodeid, uint32_t pid,
     return 0;
 }
 
+/* W22: dcdb_commit()'s log line stays on this node; the cluster log entry reaches every
+ * node and the GUI, so administrators notice that the leader's state won. */
+static void log_discarded_changes(dcdb *db, const memdb_sync_stats *stats)
+{
+    g_autofree char *msg = g_strdup_printf(
+        "resync from the leader discarded local changes (removed %u and replaced %u entries)",
+        stats->removed, stats->overwritten);
+    int r = cfs_status_log(db->st, DCDB_DISCARD_LOG_PRIORITY, "root", "cluster", (uint32_t)getpid(),
+                           msg);
+    if (r < 0)
+        LOG_WARN("unable to add the resync entry to the cluster log: %s, ignoring", g_strerror(-r));
+}
+
 static int dcdb_commit(void *user_data)
 {
     dcdb *db = user_data;
@@ -394,8 +411,8 @@ static int dcdb_commit(void *user_data)
               "resync removed %u and replaced %u local entries, added %u%s", stats.removed,
               stats.overwritten, stats.added,
               stats.local_changes_lost ? " - local changes were discarded" : "");
-    if (db->hooks.sync_committed)
-        db->hooks.sync_committed(db->hooks.user_data, &stats);
+    if (stats.local_changes_lost)
+        log_discarded_changes(db, &stats);
     if (db->hooks.corosync_conf_changed)
         db->hooks.corosync_conf_changed(db->hooks.user_data, false);
     return 0;

@@ -32,8 +32,6 @@ typedef struct dcdb_hooks {
     /* corosync.conf was changed by a delivered operation or a resync commit;
      * @notify: the change came from this process (ask corosync to reload). */
     void (*corosync_conf_changed)(void *user_data, bool notify);
-    /* A resync commit replaced local data (W22): for a cluster log entry. */
-    void (*sync_committed)(void *user_data, const memdb_sync_stats *stats);
     void *user_data;
 } dcdb_hooks;
 

@@ -8,9 +8,10 @@
  * message (after the application's burst commit, W26) or released with EBUSY as soon
  * as the group is left or the connection is lost (W13).
  *
- * Locking: `lock` protects the result slots, the send counter and `state_gen`; all
- * other fields belong to the dispatch thread.  Sends happen under `send_lock` so that
- * counts go out in increasing order (per-sender FIFO).
+ * Locking: `lock` protects the result slots and the send counter; all other fields
+ * belong to the dispatch thread.  Sends happen under `send_lock` so that counts go out
+ * in increasing order (per-sender FIFO); senders on other threads read the CPG handle
+ * there, so the dispatch thread replaces or finalises the handle only under it too.
  */
 #include "pmxcfs/dfsm.h"
 
@@ -68,7 +69,6 @@ struct dfsm {
     GArray *members; /* dfsm_member, sorted by (nodeid, pid) */
     guint local_index;
     bool is_member;
-    uint32_t lowest_nodeid;
 
     uint32_t epoch_counter;
     uint8_t sync_epoch[16];
@@ -104,7 +104,7 @@ struct dfsm {
 #define LOG_NOTICE(d, ...) LOG(d, G_LOG_LEVEL_MESSAGE, __VA_ARGS__)
 #define LOG_DEBUG(d, ...) LOG(d, G_LOG_LEVEL_DEBUG, __VA_ARGS__)
 
-const char *dfsm_mode_name(dfsm_mode mode)
+static const char *dfsm_mode_name(dfsm_mode mode)
 {
     switch (mode) {
     case DFSM_MODE_START:
@@ -248,7 +248,7 @@ static dfsm_member *member_find(dfsm *d, uint32_t nodeid, uint32_t pid)
     return NULL;
 }
 
-static bool is_local(dfsm *d, uint32_t nodeid, uint32_t pid)
+bool dfsm_is_local(dfsm *d, uint32_t nodeid, uint32_t pid)
 {
     return nodeid == d->nodeid && pid == d->pid;
 }
@@ -260,7 +260,7 @@ static void deliver_normal(dfsm *d, uint32_t nodeid, uint32_t pid, uint64_t coun
     burst_begin(d);
     int result = -EIO;
     int r = d->cb.deliver(d->ud, nodeid, pid, subtype, time, payload, len, &result);
-    if (is_local(d, nodeid, pid)) {
+    if (dfsm_is_local(d, nodeid, pid)) {
         pending_result p = {.count = count, .result = result};
         g_array_append_val(d->burst_results, p);
     }
@@ -459,9 +459,11 @@ static void dfsm_leave(dfsm *d, const char *why)
 
 static void finalize_handle(dfsm *d)
 {
+    g_mutex_lock(&d->send_lock);
     if (d->have_handle)
         cpg_finalize(d->handle);
     d->have_handle = false;
+    g_mutex_unlock(&d->send_lock);
     d->joined = false;
     d->is_member = false;
     d->fd = -1;
@@ -498,7 +500,7 @@ static void enter_synced(dfsm *d)
 
 static void handle_sync_start(dfsm *d, uint32_t nodeid, uint32_t pid, const uint8_t *msg)
 {
-    if (nodeid != d->lowest_nodeid)
+    if (nodeid != dfsm_lowest_nodeid(d))
         LOG_CRIT(d, "received sync request from %u/%u, which is not the lowest node id (W11)",
                  nodeid, pid);
     memcpy(d->sync_epoch, msg + 16, 16);
@@ -580,7 +582,7 @@ static void handle_verify_request(dfsm *d, uint32_t nodeid, uint32_t pid, const 
     d->cb.checksum(d->ud, d->csum);
     memcpy(d->csum_epoch, d->sync_epoch, 16);
     d->csum_valid = true;
-    if (is_local(d, nodeid, pid)) {
+    if (dfsm_is_local(d, nodeid, pid)) {
         uint8_t payload[40];
         wire_put_u64(payload, d->csum_id);
         memcpy(payload + 8, d->csum, 32);
@@ -596,7 +598,7 @@ static void handle_verify(dfsm *d, uint32_t nodeid, uint32_t pid, const uint8_t 
         dfsm_leave(d, "verify message with wrong length");
         return;
     }
-    if (is_local(d, nodeid, pid))
+    if (dfsm_is_local(d, nodeid, pid))
         d->verify_pending = false;
     const uint8_t *p = msg + DFSM_HEADER_STATE;
     uint64_t id = wire_get_u64(p);
@@ -616,7 +618,7 @@ static void handle_verify(dfsm *d, uint32_t nodeid, uint32_t pid, const uint8_t 
 
 void dfsm_verify_request(dfsm *d)
 {
-    if (d->mode != DFSM_MODE_SYNCED || d->nodeid != d->lowest_nodeid || !d->cb.checksum)
+    if (d->mode != DFSM_MODE_SYNCED || d->nodeid != dfsm_lowest_nodeid(d) || !d->cb.checksum)
         return;
     if (d->verify_pending) {
         LOG_NOTICE(d, "delay verify request");
@@ -787,19 +789,16 @@ static void cpg_confchg_cb(cpg_handle_t handle, const struct cpg_name *group,
 
     members_clear_states(d);
     g_array_set_size(d->members, 0);
-    d->lowest_nodeid = 0;
     GString *log = g_string_new(NULL);
     for (size_t i = 0; i < member_count; i++) {
         dfsm_member m = {.nodeid = member_list[i].nodeid, .pid = member_list[i].pid};
         g_array_append_val(d->members, m);
-        if (!d->lowest_nodeid || m.nodeid < d->lowest_nodeid)
-            d->lowest_nodeid = m.nodeid;
     }
     g_array_sort(d->members, member_cmp);
     for (guint i = 0; i < d->members->len; i++) {
         dfsm_member *m = &g_array_index(d->members, dfsm_member, i);
         g_string_append_printf(log, "%s%u/%u", i ? ", " : "", m->nodeid, m->pid);
-        if (is_local(d, m->nodeid, m->pid)) {
+        if (dfsm_is_local(d, m->nodeid, m->pid)) {
             d->is_member = true;
             d->local_index = i;
         }
@@ -831,7 +830,7 @@ static void cpg_confchg_cb(cpg_handle_t handle, const struct cpg_name *group,
             GSequenceIter *it = g_sequence_get_begin_iter(d->msg_queue);
             for (; !g_sequence_iter_is_end(it); it = g_sequence_iter_next(it)) {
                 queued_msg *q = g_sequence_get(it);
-                if (!is_local(d, q->nodeid, q->pid))
+                if (!dfsm_is_local(d, q->nodeid, q->pid))
                     continue;
                 gsize len;
                 const void *raw = g_bytes_get_data(q->raw, &len);
@@ -842,7 +841,8 @@ static void cpg_confchg_cb(cpg_handle_t handle, const struct cpg_name *group,
             queues_clear(d);
         }
         set_mode(d, DFSM_MODE_START_SYNC);
-        if (d->nodeid == d->lowest_nodeid && send_state_msg(d, DFSM_MSG_SYNC_START, NULL, 0) < 0)
+        if (d->nodeid == dfsm_lowest_nodeid(d) &&
+            send_state_msg(d, DFSM_MSG_SYNC_START, NULL, 0) < 0)
             dfsm_leave(d, "failed to send the sync request");
     } else {
         g_array_index(d->members, dfsm_member, d->local_index).synced = true;
@@ -912,11 +912,14 @@ static int dfsm_connect(dfsm *d)
         .cpg_totem_confchg_fn = NULL,
         .flags = 0,
     };
-    int r = cs_errno(
-        cpg_model_initialize(&d->handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, d));
+    cpg_handle_t handle;
+    int r = cs_errno(cpg_model_initialize(&handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, d));
     if (r < 0)
         return r == -EAGAIN ? -EAGAIN : -ENOTCONN;
+    g_mutex_lock(&d->send_lock);
+    d->handle = handle;
     d->have_handle = true;
+    g_mutex_unlock(&d->send_lock);
     unsigned int nodeid = 0;
     if (cs_errno(cpg_local_get(d->handle, &nodeid)) < 0 ||
         cs_errno(cpg_fd_get(d->handle, &d->fd)) < 0) {
@@ -1020,21 +1023,6 @@ void dfsm_finalize(dfsm *d)
     d->restart_due = false;
 }
 
-dfsm_mode dfsm_get_mode(dfsm *d)
-{
-    return d->mode;
-}
-
-bool dfsm_is_synced(dfsm *d)
-{
-    return d->mode == DFSM_MODE_SYNCED;
-}
-
-bool dfsm_is_initialized(dfsm *d)
-{
-    return d->joined && d->is_member;
-}
-
 uint32_t dfsm_nodeid(dfsm *d)
 {
     return d->nodeid;
@@ -1042,5 +1030,6 @@ uint32_t dfsm_nodeid(dfsm *d)
 
 uint32_t dfsm_lowest_nodeid(dfsm *d)
 {
-    return d->lowest_nodeid;
+    /* the member table is sorted by (nodeid, pid) */
+    return d->members->len ? g_array_index(d->members, dfsm_member, 0).nodeid : 0;
 }

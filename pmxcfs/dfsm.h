@@ -120,19 +120,18 @@ bool dfsm_needs_restart(dfsm *d);
 /* Leave the group and finalise the CPG handle (shutdown). */
 void dfsm_finalize(dfsm *d);
 
-dfsm_mode dfsm_get_mode(dfsm *d);
-bool dfsm_is_synced(dfsm *d);
 uint32_t dfsm_nodeid(dfsm *d);
+/* True if (@nodeid, @pid), e.g. the sender of a delivered message, is this process. */
+bool dfsm_is_local(dfsm *d, uint32_t nodeid, uint32_t pid);
 /* Lowest node id of the current membership (0 if none). */
 uint32_t dfsm_lowest_nodeid(dfsm *d);
-/* True if the local process is the only member or the group is synced. */
-bool dfsm_is_initialized(dfsm *d);
 
 /*
  * Send a NORMAL message and wait for its local delivery: returns the application's
- * result, or -EBUSY if the group was left / the connection lost before delivery (the
- * operation may or may not have been applied elsewhere), or -EAGAIN after the bounded
- * send retries.  @timeout_ms bounds the wait (0 = no bound).
+ * result, or -EBUSY if the send failed (also after the bounded TRY_AGAIN retries), the
+ * group was left, the connection was lost or @timeout_ms passed before delivery (the
+ * operation may or may not have been applied elsewhere).  @timeout_ms bounds the wait
+ * (0 = no bound).
  */
 int dfsm_send_message_sync(dfsm *d, uint16_t subtype, const struct iovec *iov, int iovcnt,
                            int timeout_ms);
@@ -146,6 +145,3 @@ int dfsm_send_update_complete(dfsm *d);
 /* Periodic verification (DCDB): send a VERIFY_REQUEST if this process is the lowest
  * node id, synced, and no request is pending (spec §10.14). */
 void dfsm_verify_request(dfsm *d);
-
-/* The mode name used in the reference's log lines. */
-const char *dfsm_mode_name(dfsm_mode mode);

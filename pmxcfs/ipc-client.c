@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "pmxcfs/wire.h"
+
 struct cfs_client {
     char *service;
     size_t buffer_size;
@@ -20,17 +22,6 @@ struct cfs_client {
     uint8_t *buf; /* receive buffer, recv_size bytes */
     size_t recv_size;
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static int client_open(cfs_client *c)
 {
@@ -82,8 +73,8 @@ static int roundtrip(cfs_client *c, int32_t id, const void *payload, size_t len,
     if (!c->conn)
         return -ENOTCONN;
     uint8_t hdr[CFS_IPC_REQUEST_HEADER] = {0};
-    put32(hdr, (uint32_t)id);
-    put32(hdr + 8, (uint32_t)(CFS_IPC_REQUEST_HEADER + len));
+    wire_put_u32(hdr, (uint32_t)id);
+    wire_put_u32(hdr + 8, (uint32_t)(CFS_IPC_REQUEST_HEADER + len));
     struct iovec iov[2] = {{.iov_base = hdr, .iov_len = sizeof(hdr)},
                            {.iov_base = (void *)payload, .iov_len = len}};
     ssize_t n = qb_ipcc_sendv_recv(c->conn, iov, len ? 2 : 1, c->buf, c->recv_size, c->timeout_ms);
@@ -110,9 +101,10 @@ int cfs_client_call(cfs_client *c, int32_t id, const void *payload, size_t len, 
     }
     if (r < 0)
         return r;
-    if (n < CFS_IPC_RESPONSE_HEADER || get32(c->buf + 8) != n || (int32_t)get32(c->buf) != id)
+    if (n < CFS_IPC_RESPONSE_HEADER || wire_get_u32(c->buf + 8) != n ||
+        (int32_t)wire_get_u32(c->buf) != id)
         return -EBADMSG;
-    int result = (int32_t)get32(c->buf + 16);
+    int result = (int32_t)wire_get_u32(c->buf + 16);
     *ret_result = result;
     if (ret_data)
         *ret_data = result == 0
@@ -193,7 +185,7 @@ int cfs_client_get_cluster_log(cfs_client *c, uint32_t max, const char *user, GB
     const char *u = user ? user : "";
     size_t ul = strlen(u) + 1;
     g_autofree uint8_t *p = g_malloc0(16 + ul);
-    put32(p, max);
+    wire_put_u32(p, max);
     memcpy(p + 16, u, ul);
     return cfs_client_request(c, CFS_IPC_GET_CLUSTER_LOG, p, 16 + ul, ret_json);
 }
@@ -202,7 +194,7 @@ int cfs_client_get_guest_property(cfs_client *c, uint32_t vmid, const char *prop
 {
     size_t pl = strlen(prop) + 1;
     g_autofree uint8_t *p = g_malloc(4 + pl);
-    put32(p, vmid);
+    wire_put_u32(p, vmid);
     memcpy(p + 4, prop, pl);
     return cfs_client_request(c, CFS_IPC_GET_GUEST_CONFIG_PROPERTY, p, 4 + pl, ret_json);
 }
@@ -214,7 +206,7 @@ int cfs_client_get_guest_properties(cfs_client *c, uint32_t vmid, const char *co
         return -EINVAL;
     g_autoptr(GByteArray) p = g_byte_array_new();
     uint8_t head[5];
-    put32(head, vmid);
+    wire_put_u32(head, vmid);
     head[4] = (uint8_t)n_props;
     g_byte_array_append(p, head, sizeof(head));
     for (size_t i = 0; i < n_props; i++)

@@ -25,16 +25,12 @@
 
 #include "pmxcfs/cfs-limits.h"
 #include "pmxcfs/clog.h"
+#include "pmxcfs/wire.h"
 
 #define G_LOG_DOMAIN_IPC "ipcs"
 
 /* ---------------------------------------------------------------------------------- */
 /* request handling */
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 int cfs_ipc_accept_check(uid_t uid, gid_t gid, gid_t www_data_gid, bool *ret_read_only)
 {
@@ -131,7 +127,7 @@ static int req_get_cluster_log(const cfs_ipc_config *cfg, const uint8_t *req, si
 {
     if (size <= CFS_IPC_CLUSTER_LOG_USER)
         return -EINVAL;
-    uint32_t max = le32(req + 16);
+    uint32_t max = wire_get_u32(req + 16);
     g_autofree char *user = g_strndup((const char *)req + CFS_IPC_CLUSTER_LOG_USER,
                                       size - CFS_IPC_CLUSTER_LOG_USER - 1);
     *ret_data = cfs_status_clusterlog_json(cfg->status, user, max);
@@ -259,9 +255,16 @@ static GBytes *guest_properties_json(GArray *configs, char *const *props, size_t
     return g_string_free_to_bytes(out);
 }
 
-/* vmid checks shared by both property requests: -EINVAL for 1-99, -ENOENT if unknown. */
-static int check_vmid(const cfs_ipc_config *cfg, uint32_t vmid)
+/*
+ * The checks both property requests start with, in the order of spec §12.4: -EINVAL
+ * for a request without vmid or with vmid 1-99, -ENOENT for an unknown vmid, -EINVAL
+ * when no property bytes follow.  0 with the vmid (0 = all guests).
+ */
+static int req_vmid(const cfs_ipc_config *cfg, const uint8_t *req, size_t size, uint32_t *ret_vmid)
 {
+    if (size < CFS_IPC_GUEST_PROPS)
+        return -EINVAL;
+    uint32_t vmid = wire_get_u32(req + CFS_IPC_REQUEST_HEADER);
     if (vmid > 0 && vmid < 100)
         return -EINVAL;
     if (vmid) {
@@ -269,6 +272,9 @@ static int check_vmid(const cfs_ipc_config *cfg, uint32_t vmid)
         if (!path)
             return -ENOENT;
     }
+    if (size == CFS_IPC_GUEST_PROPS)
+        return -EINVAL;
+    *ret_vmid = vmid;
     return 0;
 }
 
@@ -286,14 +292,10 @@ static int guest_properties(const cfs_ipc_config *cfg, uint32_t vmid, char *cons
 static int req_guest_property(const cfs_ipc_config *cfg, const uint8_t *req, size_t size,
                               GBytes **ret_data)
 {
-    if (size < CFS_IPC_GUEST_PROPS)
-        return -EINVAL;
-    uint32_t vmid = le32(req + 16);
-    int r = check_vmid(cfg, vmid);
+    uint32_t vmid = 0;
+    int r = req_vmid(cfg, req, size, &vmid);
     if (r < 0)
         return r;
-    if (size <= CFS_IPC_GUEST_PROPS)
-        return -EINVAL;
     g_autofree char *prop =
         g_strndup((const char *)req + CFS_IPC_GUEST_PROPS, size - CFS_IPC_GUEST_PROPS - 1);
     char *props[] = {prop};
@@ -303,14 +305,10 @@ static int req_guest_property(const cfs_ipc_config *cfg, const uint8_t *req, siz
 static int req_guest_properties(const cfs_ipc_config *cfg, const uint8_t *req, size_t size,
                                 GBytes **ret_data)
 {
-    if (size < CFS_IPC_GUEST_PROPS)
-        return -EINVAL;
-    uint32_t vmid = le32(req + 16);
-    int r = check_vmid(cfg, vmid);
+    uint32_t vmid = 0;
+    int r = req_vmid(cfg, req, size, &vmid);
     if (r < 0)
         return r;
-    if (size < CFS_IPC_GUEST_PROPS + 1)
-        return -EINVAL;
     uint8_t n = req[CFS_IPC_GUEST_PROPS];
     size_t pos = CFS_IPC_GUEST_PROPS + 1;
     if (n == 0 || size - pos <= 1)
@@ -336,7 +334,7 @@ int cfs_ipc_handle(const cfs_ipc_config *cfg, const cfs_ipc_client *client, cons
     *ret_data = NULL;
     if (size < CFS_IPC_REQUEST_HEADER)
         return -EINVAL;
-    int32_t id = (int32_t)le32(req);
+    int32_t id = (int32_t)wire_get_u32(req);
     bool header_only = size == CFS_IPC_REQUEST_HEADER;
     switch (id) {
     case CFS_IPC_GET_FS_VERSION:
@@ -537,18 +535,12 @@ static void on_destroyed(qb_ipcs_connection_t *c)
     qb_ipcs_context_set(c, NULL);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int32_t on_message(qb_ipcs_connection_t *c, void *data, size_t size)
 {
     conn_state *cs = qb_ipcs_context_get(c);
     cfs_ipc_client client = cs ? cs->client : (cfs_ipc_client){.read_only = true};
     g_autoptr(GBytes) body = NULL;
-    int32_t id = size >= 4 ? (int32_t)le32(data) : 0;
+    int32_t id = size >= 4 ? (int32_t)wire_get_u32(data) : 0;
     int32_t bufsize = qb_ipcs_connection_get_buffer_size(c);
     /* libqb hands us the size from the request header; never read past the buffer */
     int r = bufsize > 0 && size > (size_t)bufsize
@@ -565,9 +557,9 @@ static int32_t on_message(qb_ipcs_connection_t *c, void *data, size_t size)
         len = 0;
 
     uint8_t hdr[CFS_IPC_RESPONSE_HEADER] = {0};
-    put32(hdr, (uint32_t)id);
-    put32(hdr + 8, (uint32_t)(CFS_IPC_RESPONSE_HEADER + len));
-    put32(hdr + 16, (uint32_t)r);
+    wire_put_u32(hdr, (uint32_t)id);
+    wire_put_u32(hdr + 8, (uint32_t)(CFS_IPC_RESPONSE_HEADER + len));
+    wire_put_u32(hdr + 16, (uint32_t)r);
     struct iovec iov[2] = {{.iov_base = hdr, .iov_len = sizeof(hdr)},
                            {.iov_base = (void *)bytes, .iov_len = len}};
     ssize_t sent = qb_ipcs_response_sendv(c, iov, len ? 2 : 1);

@@ -8,9 +8,6 @@
  */
 #include "pmxcfs/kvgroup.h"
 
-#include <errno.h>
-#include <unistd.h>
-
 #include "pmxcfs/cfs-limits.h"
 
 #define KVSTORE_GROUP    "pve_kvstore_v1"
@@ -19,7 +16,6 @@
 struct kvgroup {
     cfs_status *status;
     dfsm *d;
-    uint32_t pid;
 };
 
 static int kv_deliver(void *user_data, uint32_t nodeid, uint32_t pid, uint16_t subtype,
@@ -27,8 +23,8 @@ static int kv_deliver(void *user_data, uint32_t nodeid, uint32_t pid, uint16_t s
 {
     (void)time;
     kvgroup *k = user_data;
-    bool from_self = nodeid == dfsm_nodeid(k->d) && pid == k->pid;
-    *ret_result = cfs_status_deliver(k->status, nodeid, from_self, subtype, payload, len);
+    *ret_result = cfs_status_deliver(k->status, nodeid, dfsm_is_local(k->d, nodeid, pid), subtype,
+                                     payload, len);
     return 0;
 }
 
@@ -84,7 +80,6 @@ kvgroup *kvgroup_new(cfs_status *status)
 {
     kvgroup *k = g_new0(kvgroup, 1);
     k->status = status;
-    k->pid = (uint32_t)getpid();
     dfsm_callbacks cb = {
         .deliver = kv_deliver,
         .get_state = kv_get_state,

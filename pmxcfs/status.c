@@ -83,12 +83,11 @@ typedef struct status_node {
     kvstore_table *kv; /* created on the first UPDATE from that node */
 } status_node;
 
-/* A cached virtual file and the generation it was built from. */
+/* A cached virtual file (NULL until built) and the generations it was built from. */
 typedef struct cached_text {
     GBytes *text;
     uint64_t gen;
-    uint64_t gen2; /* .version: the VM-list version */
-    bool valid;
+    uint64_t gen2; /* .version: the VM-list version; 0 for the others */
 } cached_text;
 
 struct cfs_status {
@@ -112,8 +111,7 @@ struct cfs_status {
     kvstore_rrd *rrd;
     clog *log;
 
-    cfs_status_transport transport;
-    bool have_transport;
+    cfs_status_transport transport; /* .send is NULL without a transport */
 
     uint64_t version_gen; /* inputs of .version except the VM-list version */
     uint64_t members_gen; /* inputs of .members */
@@ -160,7 +158,18 @@ static void status_node_free(gpointer p)
 static void cached_text_clear(cached_text *c)
 {
     g_clear_pointer(&c->text, g_bytes_unref);
-    c->valid = false;
+}
+
+static bool cached_text_fresh(const cached_text *c, uint64_t gen, uint64_t gen2)
+{
+    return c->text && c->gen == gen && c->gen2 == gen2;
+}
+
+/* Replace the cached text by @text (taken). */
+static void cached_text_set(cached_text *c, GBytes *text, uint64_t gen, uint64_t gen2)
+{
+    cached_text_clear(c);
+    *c = (cached_text){.text = text, .gen = gen, .gen2 = gen2};
 }
 
 static uint64_t now_monotonic(void)
@@ -215,11 +224,6 @@ void cfs_status_free(cfs_status *st)
 const char *cfs_status_nodename(cfs_status *st)
 {
     return st->nodename;
-}
-
-uint32_t cfs_status_starttime(cfs_status *st)
-{
-    return st->starttime;
 }
 
 void cfs_status_set_quorate(cfs_status *st, bool quorate)
@@ -429,7 +433,7 @@ static void queue_update(cfs_status *st, GArray *pending, const char *key, const
                          size_t len)
 {
     GBytes *payload = NULL;
-    if (st->have_transport && kvstore_update_encode(key, value, len, &payload) == 0)
+    if (st->transport.send && kvstore_update_encode(key, value, len, &payload) == 0)
         pending_add(pending, CFS_KVSTORE_MSG_UPDATE, payload);
 }
 
@@ -440,9 +444,8 @@ static void pending_send(cfs_status *st, GArray *pending)
         return;
     g_mutex_lock(&st->lock);
     cfs_status_transport t = st->transport;
-    bool have = st->have_transport;
     g_mutex_unlock(&st->lock);
-    if (!have)
+    if (!t.send)
         return;
     for (guint i = 0; i < pending->len; i++) {
         pending_msg *m = &g_array_index(pending, pending_msg, i);
@@ -502,7 +505,7 @@ int cfs_status_log(cfs_status *st, uint8_t priority, const char *ident, const ch
                      &entry);
     if (r == 0)
         st->log_gen++;
-    if (r == 0 && st->have_transport)
+    if (r == 0 && st->transport.send)
         pending_add(pending, CFS_KVSTORE_MSG_LOG, entry);
     else if (r == 0)
         g_bytes_unref(entry);
@@ -526,8 +529,7 @@ GBytes *cfs_status_clusterlog_json(cfs_status *st, const char *user, uint32_t ma
 void cfs_status_set_transport(cfs_status *st, const cfs_status_transport *transport)
 {
     g_mutex_lock(&st->lock);
-    st->have_transport = transport && transport->send;
-    st->transport = st->have_transport ? *transport : (cfs_status_transport){0};
+    st->transport = transport && transport->send ? *transport : (cfs_status_transport){0};
     g_mutex_unlock(&st->lock);
 }
 
@@ -698,13 +700,8 @@ GBytes *cfs_status_version_json(cfs_status *st)
     uint64_t vmlist_version = memdb_vmlist_version(st->memdb);
     g_mutex_lock(&st->lock);
     cached_text *c = &st->version_cache;
-    if (!c->valid || c->gen != st->version_gen || c->gen2 != vmlist_version) {
-        cached_text_clear(c);
-        c->text = generate_version(st, vmlist_version);
-        c->gen = st->version_gen;
-        c->gen2 = vmlist_version;
-        c->valid = true;
-    }
+    if (!cached_text_fresh(c, st->version_gen, vmlist_version))
+        cached_text_set(c, generate_version(st, vmlist_version), st->version_gen, vmlist_version);
     GBytes *r = g_bytes_ref(c->text);
     g_mutex_unlock(&st->lock);
     return r;
@@ -749,12 +746,8 @@ GBytes *cfs_status_members_json(cfs_status *st)
 {
     g_mutex_lock(&st->lock);
     cached_text *c = &st->members_cache;
-    if (!c->valid || c->gen != st->members_gen) {
-        cached_text_clear(c);
-        c->text = generate_members(st);
-        c->gen = st->members_gen;
-        c->valid = true;
-    }
+    if (!cached_text_fresh(c, st->members_gen, 0))
+        cached_text_set(c, generate_members(st), st->members_gen, 0);
     GBytes *r = g_bytes_ref(c->text);
     g_mutex_unlock(&st->lock);
     return r;
@@ -793,13 +786,10 @@ GBytes *cfs_status_vmlist_json(cfs_status *st)
 {
     g_mutex_lock(&st->vmlist_lock);
     cached_text *c = &st->vmlist_cache;
-    if (!c->valid || c->gen != memdb_vmlist_version(st->memdb)) {
+    if (!cached_text_fresh(c, memdb_vmlist_version(st->memdb), 0)) {
         uint64_t version = 0;
         g_autoptr(GArray) vms = memdb_vmlist_snapshot(st->memdb, &version);
-        cached_text_clear(c);
-        c->text = generate_vmlist(vms, version);
-        c->gen = version;
-        c->valid = true;
+        cached_text_set(c, generate_vmlist(vms, version), version, 0);
     }
     GBytes *r = g_bytes_ref(c->text);
     g_mutex_unlock(&st->vmlist_lock);
@@ -810,13 +800,10 @@ GBytes *cfs_status_clusterlog_file(cfs_status *st)
 {
     g_mutex_lock(&st->lock);
     cached_text *c = &st->log_cache;
-    if (!c->valid || c->gen != st->log_gen) {
-        cached_text_clear(c);
+    if (!cached_text_fresh(c, st->log_gen, 0)) {
         GString *s = g_string_sized_new(8192);
         clog_dump_json(st->log, s, NULL, CFS_CLOG_DEFAULT_DUMP);
-        c->text = g_string_free_to_bytes(s);
-        c->gen = st->log_gen;
-        c->valid = true;
+        cached_text_set(c, g_string_free_to_bytes(s), st->log_gen, 0);
     }
     GBytes *r = g_bytes_ref(c->text);
     g_mutex_unlock(&st->lock);

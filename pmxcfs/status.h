@@ -51,7 +51,6 @@ void cfs_status_free(cfs_status *st);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cfs_status, cfs_status_free)
 
 const char *cfs_status_nodename(cfs_status *st);
-uint32_t cfs_status_starttime(cfs_status *st);
 
 /* Quorum flag (forced on in local mode, spec §11.4). */
 void cfs_status_set_quorate(cfs_status *st, bool quorate);
