@@ -341,14 +341,7 @@ static bool join_lock_acquire(const pvecm_env *env, const char *name, GError **e
 int pvecm_addnode_run(pvecm_env *env, const char *node, const pvecm_node_opts *o)
 {
     g_autoptr(GError) err = NULL;
-    if (!pvecm_conf_exists(env)) {
-        g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
-        fprintf(stderr,
-                "Error: Corosync config '%s' does not exist - is this node part of a cluster?\n",
-                path);
-        return 1;
-    }
-    if (!cluster_conf_nodename_check(node, &err)) {
+    if (!pvecm_conf_check_exists(env, &err) || !cluster_conf_nodename_check(node, &err)) {
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }
@@ -432,14 +425,7 @@ static bool delnode_change(pvecm_env *env, corosync_conf_item *root, void *data,
 int pvecm_delnode_run(pvecm_env *env, const char *node)
 {
     g_autoptr(GError) err = NULL;
-    if (!pvecm_conf_exists(env)) {
-        g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
-        fprintf(stderr,
-                "Error: Corosync config '%s' does not exist - is this node part of a cluster?\n",
-                path);
-        return 1;
-    }
-    if (!pvecm_pve_check_writable(env, &err)) {
+    if (!pvecm_conf_check_exists(env, &err) || !pvecm_pve_check_writable(env, &err)) {
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }

@@ -283,6 +283,22 @@ bool pvecm_conf_exists(const pvecm_env *env)
     return g_file_test(path, G_FILE_TEST_IS_REGULAR);
 }
 
+static void conf_missing_error(GError **error, const char *path)
+{
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                "Error: Corosync config '%s' does not exist - is this node part of a cluster?",
+                path);
+}
+
+bool pvecm_conf_check_exists(const pvecm_env *env, GError **error)
+{
+    if (pvecm_conf_exists(env))
+        return true;
+    g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
+    conf_missing_error(error, path);
+    return false;
+}
+
 corosync_conf_item *pvecm_conf_read(const pvecm_env *env, bool validate, GError **error)
 {
     g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
@@ -291,10 +307,7 @@ corosync_conf_item *pvecm_conf_read(const pvecm_env *env, bool validate, GError 
     g_autoptr(GError) err = NULL;
     if (!g_file_get_contents(path, &text, &len, &err)) {
         if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                        "Error: Corosync config '%s' does not exist - is this node part of a "
-                        "cluster?",
-                        path);
+            conf_missing_error(error, path);
         else
             g_set_error(error, G_FILE_ERROR, err->code, "unable to read '%s': %s", path,
                         err->message);
