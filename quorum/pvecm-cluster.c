@@ -152,7 +152,7 @@ int pvecm_create_run(pvecm_env *env, const char *clustername, const pvecm_node_o
         created_authkey = true;
         printf("Writing corosync key to %s.\n", authkey);
     }
-    if (!pvecm_node_dirs_create(env, env->nodename, &err)) {
+    if (!pvecm_node_dirs_create(env, env->nodename, NULL, &err)) {
         fprintf(stderr, "%s\n", err->message);
         create_undo(env, false, created_authkey);
         return 1;
@@ -212,21 +212,7 @@ static bool addnode_change(pvecm_env *env, corosync_conf_item *root, void *data,
                                &c->nodeid, error))
         return false;
     /* the node directories must exist before the new node syncs */
-    static const char *const sub[] = {"", "/priv", "/lxc", "/qemu-server", "/openvz"};
-    g_autofree char *nodes = pvecm_pve_path(env, "nodes");
-    if (mkdir(nodes, 0755) == 0)
-        g_ptr_array_add(c->created_dirs, g_strdup(nodes));
-    for (unsigned i = 0; i < G_N_ELEMENTS(sub); i++) {
-        g_autofree char *d = g_strdup_printf("%s/%s%s", nodes, c->node, sub[i]);
-        if (mkdir(d, 0755) == 0) {
-            g_ptr_array_add(c->created_dirs, g_strdup(d));
-        } else if (errno != EEXIST) {
-            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                        "unable to create directory '%s': %s", d, g_strerror(errno));
-            return false;
-        }
-    }
-    return true;
+    return pvecm_node_dirs_create(env, c->node, c->created_dirs, error);
 }
 
 static bool addnode_undo(pvecm_env *env, corosync_conf_item *root, void *data, GError **error)
