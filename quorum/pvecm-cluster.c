@@ -395,12 +395,7 @@ static bool delnode_change(pvecm_env *env, corosync_conf_item *root, void *data,
     delnode_ctx *c = data;
     g_autoptr(GArray) nodes = cluster_conf_nodes(root);
     const cluster_conf_node *n = cluster_conf_node_find(nodes, c->node);
-    if (!n) {
-        g_set_error(error, CLUSTER_CONF_ERROR, CLUSTER_CONF_ERROR_NOT_FOUND,
-                    "Node/IP: %s is not a known host of the cluster.", c->node);
-        return false;
-    }
-    if (strcmp(n->name, env->nodename) == 0) {
+    if (n && strcmp(n->name, env->nodename) == 0) {
         g_set_error(error, CLUSTER_CONF_ERROR, CLUSTER_CONF_ERROR_INVALID,
                     "Cannot delete myself from cluster!");
         return false;
