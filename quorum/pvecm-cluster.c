@@ -37,12 +37,18 @@ bool pvecm_wait_pve_quorate(const pvecm_env *env, int timeout_s)
     return true;
 }
 
-static bool any_link(const pvecm_node_opts *o)
+bool pvecm_links_default(const cluster_conf_link *links, const char *name,
+                         cluster_conf_link *ret_links, char **ret_fallback)
 {
+    memcpy(ret_links, links, sizeof(*links) * CLUSTER_CONF_MAX_LINKS);
+    *ret_fallback = NULL;
     for (unsigned i = 0; i < CLUSTER_CONF_MAX_LINKS; i++)
-        if (o->links[i].address)
+        if (links[i].address)
             return true;
-    return false;
+    *ret_fallback = pvecm_resolve(name);
+    ret_links[0].address = *ret_fallback;
+    ret_links[0].priority = -1;
+    return *ret_fallback != NULL;
 }
 
 /* ------------------------------------------------------------------ conf_change */
@@ -106,19 +112,13 @@ int pvecm_create_run(pvecm_env *env, const char *clustername, const pvecm_node_o
         return 1;
     }
     cluster_conf_link links[CLUSTER_CONF_MAX_LINKS];
-    memcpy(links, o->links, sizeof(links));
     g_autofree char *fallback = NULL;
-    if (!any_link(o)) {
-        fallback = pvecm_resolve(env->nodename);
-        if (!fallback) {
-            fprintf(stderr,
-                    "Unable to resolve node name '%s' to a non-loopback IP address - missing "
-                    "entry in '/etc/hosts' or DNS? (or pass --link0)\n",
-                    env->nodename);
-            return 1;
-        }
-        links[0].address = fallback;
-        links[0].priority = -1;
+    if (!pvecm_links_default(o->links, env->nodename, links, &fallback)) {
+        fprintf(stderr,
+                "Unable to resolve node name '%s' to a non-loopback IP address - missing "
+                "entry in '/etc/hosts' or DNS? (or pass --link0)\n",
+                env->nodename);
+        return 1;
     }
     for (unsigned i = 0; i < CLUSTER_CONF_MAX_LINKS; i++) {
         if (links[i].address && !pvecm_address_is_local(links[i].address, &err)) {
@@ -331,20 +331,12 @@ int pvecm_addnode_run(pvecm_env *env, const char *node, const pvecm_node_opts *o
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }
-    cluster_conf_link links[CLUSTER_CONF_MAX_LINKS];
-    memcpy(links, o->links, sizeof(links));
-    g_autofree char *fallback = NULL;
-    if (!any_link(o)) {
-        fallback = pvecm_resolve(node);
-        if (!fallback) {
-            fprintf(stderr, "cannot resolve node name '%s' and no --link0 given\n", node);
-            return 1;
-        }
-        links[0].address = fallback;
-        links[0].priority = -1;
-    }
     pvecm_node_opts eff = *o;
-    memcpy(eff.links, links, sizeof(links));
+    g_autofree char *fallback = NULL;
+    if (!pvecm_links_default(o->links, node, eff.links, &fallback)) {
+        fprintf(stderr, "cannot resolve node name '%s' and no --link0 given\n", node);
+        return 1;
+    }
     if (!pvecm_pve_mounted(env)) {
         fprintf(stderr, "%s is not mounted - is pve-cluster (pmxcfs) running?\n", env->pve_dir);
         return 1;
