@@ -630,7 +630,8 @@ static bool parse_reply(const char *node, const char *text, join_reply *ret, GEr
 {
     g_autoptr(JsonParser) p = json_parser_new();
     g_autoptr(GError) err = NULL;
-    if (!json_parser_load_from_data(p, text, -1, &err) ||
+    /* empty input parses without error but has no root */
+    if (!json_parser_load_from_data(p, text, -1, &err) || !json_parser_get_root(p) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                     "unexpected answer from 'pvecm addnode': %s",
