@@ -100,10 +100,9 @@ int wdmux_client_disarm(wdmux_client *c)
     if (!c)
         return 0;
     int r = client_send(c, WDMUX_MAGIC_BYTE);
-    if (r == 0 && close(c->fd) < 0 && errno != EINTR)
+    if (c->fd >= 0 && close(c->fd) < 0 && r == 0 && errno != EINTR)
         r = -errno;
     c->fd = -1;
-    client_close(c);
     g_free(c);
     return r;
 }

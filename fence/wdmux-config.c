@@ -14,6 +14,7 @@
 #include <sys/utsname.h>
 
 #include "fence/wdmux-defs.h"
+#include "lib/section-config.h"
 
 G_DEFINE_QUARK(wdmux - config - error - quark, wdmux_config_error)
 
@@ -123,21 +124,14 @@ static gboolean config_uint_parse(const char *text, guint64 min, guint64 max, gu
     return TRUE;
 }
 
+/* The PVE booleans, and an empty value (VAR= in the environment file) as false. */
 static gboolean config_bool_parse(const char *text, bool *ret)
 {
-    static const char *const yes[] = {"1", "yes", "true", "on"};
-    static const char *const no[] = {"0", "no", "false", "off", ""};
-    for (size_t i = 0; i < G_N_ELEMENTS(yes); i++)
-        if (g_ascii_strcasecmp(text, yes[i]) == 0) {
-            *ret = true;
-            return TRUE;
-        }
-    for (size_t i = 0; i < G_N_ELEMENTS(no); i++)
-        if (g_ascii_strcasecmp(text, no[i]) == 0) {
-            *ret = false;
-            return TRUE;
-        }
-    return FALSE;
+    int b = *text ? section_config_parse_bool(text) : 0;
+    if (b < 0)
+        return FALSE;
+    *ret = b;
+    return TRUE;
 }
 
 static gboolean config_invalid(GError **error, const char *key, const char *value, const char *why)

@@ -1,5 +1,5 @@
 /*
- * atomic-file: temp + fsync + rename + directory fsync.
+ * atomic-file: temp + fsync + rename (or link, to never replace) + directory fsync.
  *
  * The temporary name is "<path>.tmp.<pid>.<n>" so concurrent writers in one process
  * (threads) and in different processes never share a temporary file.
@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,8 +31,9 @@ int write_full(int fd, const void *data, size_t len)
     return 0;
 }
 
-int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
-                      gid_t gid)
+/* Temporary file, fsync, then rename() over @path (@replace) or link() to it. */
+static int atomic_file_put(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+                           gid_t gid, bool replace)
 {
     static gint counter;
     g_autofree char *tmp =
@@ -51,12 +53,12 @@ int atomic_file_write(const char *path, const void *data, size_t len, mode_t mod
         r = -errno;
     if (close(fd) < 0 && r == 0)
         r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
+    if (r == 0 && (replace ? rename(tmp, path) : link(tmp, path)) < 0)
         r = -errno;
-    if (r < 0) {
+    if (r < 0 || !replace)
         unlink(tmp);
+    if (r < 0)
         return r;
-    }
 
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -65,4 +67,16 @@ int atomic_file_write(const char *path, const void *data, size_t len, mode_t mod
         r = -errno;
     close(dfd);
     return r;
+}
+
+int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+                      gid_t gid)
+{
+    return atomic_file_put(path, data, len, mode, uid, gid, true);
+}
+
+int atomic_file_create(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+                       gid_t gid)
+{
+    return atomic_file_put(path, data, len, mode, uid, gid, false);
 }

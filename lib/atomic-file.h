@@ -19,6 +19,14 @@
 int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
                       gid_t gid);
 
+/*
+ * Like atomic_file_write(), but never replaces: the synced temporary file is hard-linked
+ * to @path, so an existing @path (even one that appeared meanwhile) fails with -EEXIST
+ * and is left alone.
+ */
+int atomic_file_create(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+                       gid_t gid);
+
 /* Write all @len bytes of @data to @fd, retrying on EINTR and short writes.
  * Returns 0 or a negative errno. */
 int write_full(int fd, const void *data, size_t len);

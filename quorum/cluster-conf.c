@@ -120,6 +120,25 @@ bool cluster_conf_link_parse(const char *spec, cluster_conf_link *ret, GError **
     return true;
 }
 
+/* Fill the node entry @sec: name, nodeid, quorum_votes and a ringN_addr per given link. */
+static void node_write(corosync_conf_item *sec, const char *name, uint32_t nodeid, uint32_t votes,
+                       const cluster_conf_link *links)
+{
+    char buf[32];
+    corosync_conf_set(sec, "name", name);
+    g_snprintf(buf, sizeof(buf), "%u", nodeid);
+    corosync_conf_set(sec, "nodeid", buf);
+    g_snprintf(buf, sizeof(buf), "%u", votes);
+    corosync_conf_set(sec, "quorum_votes", buf);
+    for (unsigned l = 0; l < CLUSTER_CONF_MAX_LINKS; l++) {
+        if (!links[l].address)
+            continue;
+        char key[32];
+        g_snprintf(key, sizeof(key), "ring%u_addr", l);
+        corosync_conf_set(sec, key, links[l].address);
+    }
+}
+
 corosync_conf_item *cluster_conf_new(const char *cluster_name, const char *nodename,
                                      uint32_t nodeid, uint32_t votes,
                                      const cluster_conf_link *links)
@@ -132,27 +151,20 @@ corosync_conf_item *cluster_conf_new(const char *cluster_name, const char *noden
     corosync_conf_set(totem, "link_mode", "passive");
     corosync_conf_set(totem, "secauth", "on");
     corosync_conf_set(totem, "version", "2");
-    corosync_conf_item *nodelist = corosync_conf_section_add(root, "nodelist");
-    corosync_conf_item *node = corosync_conf_section_add(nodelist, "node");
-    char buf[32];
-    corosync_conf_set(node, "name", nodename);
-    g_snprintf(buf, sizeof(buf), "%u", nodeid);
-    corosync_conf_set(node, "nodeid", buf);
-    g_snprintf(buf, sizeof(buf), "%u", votes);
-    corosync_conf_set(node, "quorum_votes", buf);
     for (unsigned i = 0; i < CLUSTER_CONF_MAX_LINKS; i++) {
         if (!links[i].address)
             continue;
         corosync_conf_item *iface = corosync_conf_section_add(totem, "interface");
+        char buf[32];
         g_snprintf(buf, sizeof(buf), "%u", i);
         corosync_conf_set(iface, "linknumber", buf);
         if (links[i].priority >= 0) {
             g_snprintf(buf, sizeof(buf), "%d", links[i].priority);
             corosync_conf_set(iface, "knet_link_priority", buf);
         }
-        g_snprintf(buf, sizeof(buf), "ring%u_addr", i);
-        corosync_conf_set(node, buf, links[i].address);
     }
+    corosync_conf_item *nodelist = corosync_conf_section_add(root, "nodelist");
+    node_write(corosync_conf_section_add(nodelist, "node"), nodename, nodeid, votes, links);
     corosync_conf_set(root, "quorum.provider", "corosync_votequorum");
     corosync_conf_set(root, "logging.debug", "off");
     corosync_conf_set(root, "logging.to_syslog", "yes");
@@ -429,19 +441,7 @@ bool cluster_conf_node_add(corosync_conf_item *root, const char *name, uint32_t 
     } else {
         sec = corosync_conf_section_add(nodelist, "node");
     }
-    char buf[32];
-    corosync_conf_set(sec, "name", name);
-    g_snprintf(buf, sizeof(buf), "%u", nodeid);
-    corosync_conf_set(sec, "nodeid", buf);
-    g_snprintf(buf, sizeof(buf), "%u", votes);
-    corosync_conf_set(sec, "quorum_votes", buf);
-    for (unsigned l = 0; l < CLUSTER_CONF_MAX_LINKS; l++) {
-        if (!links[l].address)
-            continue;
-        char key[32];
-        g_snprintf(key, sizeof(key), "ring%u_addr", l);
-        corosync_conf_set(sec, key, links[l].address);
-    }
+    node_write(sec, name, nodeid, votes, links);
     *ret_nodeid = nodeid;
     return true;
 }

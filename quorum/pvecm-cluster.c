@@ -37,12 +37,18 @@ bool pvecm_wait_pve_quorate(const pvecm_env *env, int timeout_s)
     return true;
 }
 
-static bool any_link(const pvecm_node_opts *o)
+bool pvecm_links_default(const cluster_conf_link *links, const char *name,
+                         cluster_conf_link *ret_links, char **ret_fallback)
 {
+    memcpy(ret_links, links, sizeof(*links) * CLUSTER_CONF_MAX_LINKS);
+    *ret_fallback = NULL;
     for (unsigned i = 0; i < CLUSTER_CONF_MAX_LINKS; i++)
-        if (o->links[i].address)
+        if (links[i].address)
             return true;
-    return false;
+    *ret_fallback = pvecm_resolve(name);
+    ret_links[0].address = *ret_fallback;
+    ret_links[0].priority = -1;
+    return *ret_fallback != NULL;
 }
 
 /* ------------------------------------------------------------------ conf_change */
@@ -106,19 +112,13 @@ int pvecm_create_run(pvecm_env *env, const char *clustername, const pvecm_node_o
         return 1;
     }
     cluster_conf_link links[CLUSTER_CONF_MAX_LINKS];
-    memcpy(links, o->links, sizeof(links));
     g_autofree char *fallback = NULL;
-    if (!any_link(o)) {
-        fallback = pvecm_resolve(env->nodename);
-        if (!fallback) {
-            fprintf(stderr,
-                    "Unable to resolve node name '%s' to a non-loopback IP address - missing "
-                    "entry in '/etc/hosts' or DNS? (or pass --link0)\n",
-                    env->nodename);
-            return 1;
-        }
-        links[0].address = fallback;
-        links[0].priority = -1;
+    if (!pvecm_links_default(o->links, env->nodename, links, &fallback)) {
+        fprintf(stderr,
+                "Unable to resolve node name '%s' to a non-loopback IP address - missing "
+                "entry in '/etc/hosts' or DNS? (or pass --link0)\n",
+                env->nodename);
+        return 1;
     }
     for (unsigned i = 0; i < CLUSTER_CONF_MAX_LINKS; i++) {
         if (links[i].address && !pvecm_address_is_local(links[i].address, &err)) {
@@ -152,7 +152,7 @@ int pvecm_create_run(pvecm_env *env, const char *clustername, const pvecm_node_o
         created_authkey = true;
         printf("Writing corosync key to %s.\n", authkey);
     }
-    if (!pvecm_node_dirs_create(env, env->nodename, &err)) {
+    if (!pvecm_node_dirs_create(env, env->nodename, NULL, &err)) {
         fprintf(stderr, "%s\n", err->message);
         create_undo(env, false, created_authkey);
         return 1;
@@ -212,21 +212,7 @@ static bool addnode_change(pvecm_env *env, corosync_conf_item *root, void *data,
                                &c->nodeid, error))
         return false;
     /* the node directories must exist before the new node syncs */
-    static const char *const sub[] = {"", "/priv", "/lxc", "/qemu-server", "/openvz"};
-    g_autofree char *nodes = pvecm_pve_path(env, "nodes");
-    if (mkdir(nodes, 0755) == 0)
-        g_ptr_array_add(c->created_dirs, g_strdup(nodes));
-    for (unsigned i = 0; i < G_N_ELEMENTS(sub); i++) {
-        g_autofree char *d = g_strdup_printf("%s/%s%s", nodes, c->node, sub[i]);
-        if (mkdir(d, 0755) == 0) {
-            g_ptr_array_add(c->created_dirs, g_strdup(d));
-        } else if (errno != EEXIST) {
-            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                        "unable to create directory '%s': %s", d, g_strerror(errno));
-            return false;
-        }
-    }
-    return true;
+    return pvecm_node_dirs_create(env, c->node, c->created_dirs, error);
 }
 
 static bool addnode_undo(pvecm_env *env, corosync_conf_item *root, void *data, GError **error)
@@ -341,31 +327,16 @@ static bool join_lock_acquire(const pvecm_env *env, const char *name, GError **e
 int pvecm_addnode_run(pvecm_env *env, const char *node, const pvecm_node_opts *o)
 {
     g_autoptr(GError) err = NULL;
-    if (!pvecm_conf_exists(env)) {
-        g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
-        fprintf(stderr,
-                "Error: Corosync config '%s' does not exist - is this node part of a cluster?\n",
-                path);
-        return 1;
-    }
-    if (!cluster_conf_nodename_check(node, &err)) {
+    if (!pvecm_conf_check_exists(env, &err) || !cluster_conf_nodename_check(node, &err)) {
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }
-    cluster_conf_link links[CLUSTER_CONF_MAX_LINKS];
-    memcpy(links, o->links, sizeof(links));
-    g_autofree char *fallback = NULL;
-    if (!any_link(o)) {
-        fallback = pvecm_resolve(node);
-        if (!fallback) {
-            fprintf(stderr, "cannot resolve node name '%s' and no --link0 given\n", node);
-            return 1;
-        }
-        links[0].address = fallback;
-        links[0].priority = -1;
-    }
     pvecm_node_opts eff = *o;
-    memcpy(eff.links, links, sizeof(links));
+    g_autofree char *fallback = NULL;
+    if (!pvecm_links_default(o->links, node, eff.links, &fallback)) {
+        fprintf(stderr, "cannot resolve node name '%s' and no --link0 given\n", node);
+        return 1;
+    }
     if (!pvecm_pve_mounted(env)) {
         fprintf(stderr, "%s is not mounted - is pve-cluster (pmxcfs) running?\n", env->pve_dir);
         return 1;
@@ -416,12 +387,7 @@ static bool delnode_change(pvecm_env *env, corosync_conf_item *root, void *data,
     delnode_ctx *c = data;
     g_autoptr(GArray) nodes = cluster_conf_nodes(root);
     const cluster_conf_node *n = cluster_conf_node_find(nodes, c->node);
-    if (!n) {
-        g_set_error(error, CLUSTER_CONF_ERROR, CLUSTER_CONF_ERROR_NOT_FOUND,
-                    "Node/IP: %s is not a known host of the cluster.", c->node);
-        return false;
-    }
-    if (strcmp(n->name, env->nodename) == 0) {
+    if (n && strcmp(n->name, env->nodename) == 0) {
         g_set_error(error, CLUSTER_CONF_ERROR, CLUSTER_CONF_ERROR_INVALID,
                     "Cannot delete myself from cluster!");
         return false;
@@ -432,14 +398,7 @@ static bool delnode_change(pvecm_env *env, corosync_conf_item *root, void *data,
 int pvecm_delnode_run(pvecm_env *env, const char *node)
 {
     g_autoptr(GError) err = NULL;
-    if (!pvecm_conf_exists(env)) {
-        g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
-        fprintf(stderr,
-                "Error: Corosync config '%s' does not exist - is this node part of a cluster?\n",
-                path);
-        return 1;
-    }
-    if (!pvecm_pve_check_writable(env, &err)) {
+    if (!pvecm_conf_check_exists(env, &err) || !pvecm_pve_check_writable(env, &err)) {
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }

@@ -35,6 +35,15 @@ typedef struct pvecm_node_opts {
 void pvecm_node_opts_clear(pvecm_node_opts *o);
 
 /*
+ * Copy the CLUSTER_CONF_MAX_LINKS entries of @links to @ret_links (the copies borrow the
+ * strings).  When no link is given, link 0 becomes the first non-loopback address @name
+ * resolves to, owned by *@ret_fallback (else NULL).  False if no link is given and @name
+ * does not resolve.
+ */
+bool pvecm_links_default(const cluster_conf_link *links, const char *name,
+                         cluster_conf_link *ret_links, char **ret_fallback);
+
+/*
  * Wait until <pve_dir>/local is writable (pmxcfs quorate) for at most @timeout_s
  * seconds; true when it is.
  */

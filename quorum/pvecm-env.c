@@ -283,6 +283,22 @@ bool pvecm_conf_exists(const pvecm_env *env)
     return g_file_test(path, G_FILE_TEST_IS_REGULAR);
 }
 
+static void conf_missing_error(GError **error, const char *path)
+{
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                "Error: Corosync config '%s' does not exist - is this node part of a cluster?",
+                path);
+}
+
+bool pvecm_conf_check_exists(const pvecm_env *env, GError **error)
+{
+    if (pvecm_conf_exists(env))
+        return true;
+    g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
+    conf_missing_error(error, path);
+    return false;
+}
+
 corosync_conf_item *pvecm_conf_read(const pvecm_env *env, bool validate, GError **error)
 {
     g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
@@ -291,10 +307,7 @@ corosync_conf_item *pvecm_conf_read(const pvecm_env *env, bool validate, GError 
     g_autoptr(GError) err = NULL;
     if (!g_file_get_contents(path, &text, &len, &err)) {
         if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                        "Error: Corosync config '%s' does not exist - is this node part of a "
-                        "cluster?",
-                        path);
+            conf_missing_error(error, path);
         else
             g_set_error(error, G_FILE_ERROR, err->code, "unable to read '%s': %s", path,
                         err->message);
@@ -351,26 +364,33 @@ bool pvecm_conf_write(const pvecm_env *env, corosync_conf_item *root, GError **e
     return true;
 }
 
-bool pvecm_node_dirs_create(const pvecm_env *env, const char *node, GError **error)
+/* mkdir @path unless it exists; a new directory is recorded in @created (may be NULL). */
+static bool dir_create(const char *path, GPtrArray *created, GError **error)
+{
+    if (mkdir(path, 0755) == 0) {
+        if (created)
+            g_ptr_array_add(created, g_strdup(path));
+        return true;
+    }
+    if (errno == EEXIST)
+        return true;
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                "unable to create directory '%s': %s", path, g_strerror(errno));
+    return false;
+}
+
+bool pvecm_node_dirs_create(const pvecm_env *env, const char *node, GPtrArray *created,
+                            GError **error)
 {
     static const char *const sub[] = {"", "/priv", "/lxc", "/qemu-server", "/openvz"};
     g_autofree char *nodes = pvecm_pve_path(env, "nodes");
     g_autofree char *priv = pvecm_pve_path(env, "priv");
-    const char *top[] = {nodes, priv};
-    for (unsigned i = 0; i < G_N_ELEMENTS(top); i++) {
-        if (mkdir(top[i], 0755) < 0 && errno != EEXIST) {
-            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                        "unable to create directory '%s': %s", top[i], g_strerror(errno));
-            return false;
-        }
-    }
+    if (!dir_create(nodes, created, error) || !dir_create(priv, created, error))
+        return false;
     for (unsigned i = 0; i < G_N_ELEMENTS(sub); i++) {
         g_autofree char *d = g_strdup_printf("%s/%s%s", nodes, node, sub[i]);
-        if (mkdir(d, 0755) < 0 && errno != EEXIST) {
-            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                        "unable to create directory '%s': %s", d, g_strerror(errno));
+        if (!dir_create(d, created, error))
             return false;
-        }
     }
     return true;
 }

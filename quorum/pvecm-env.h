@@ -108,9 +108,19 @@ corosync_conf_item *pvecm_conf_read(const pvecm_env *env, bool validate, GError 
 bool pvecm_conf_write(const pvecm_env *env, corosync_conf_item *root, GError **error);
 /* Whether <pve_dir>/corosync.conf exists. */
 bool pvecm_conf_exists(const pvecm_env *env);
+/*
+ * Check that <pve_dir>/corosync.conf exists; the error is the reference's "Error: Corosync
+ * config '<path>' does not exist - is this node part of a cluster?".
+ */
+bool pvecm_conf_check_exists(const pvecm_env *env, GError **error);
 
-/* Create <pve_dir>/nodes/@node/{priv,lxc,qemu-server,openvz} and <pve_dir>/priv. */
-bool pvecm_node_dirs_create(const pvecm_env *env, const char *node, GError **error);
+/*
+ * Create <pve_dir>/nodes/@node/{priv,lxc,qemu-server,openvz} and <pve_dir>/priv.  Every
+ * directory this call created is appended to @created (may be NULL) in creation order,
+ * so that a caller can remove them again (in reverse order).
+ */
+bool pvecm_node_dirs_create(const pvecm_env *env, const char *node, GPtrArray *created,
+                            GError **error);
 
 /* Add a cluster log entry through `pmxcfs-ctl log` if it is on PATH (else a debug note). */
 void pvecm_cluster_log(const char *priority, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

@@ -630,7 +630,8 @@ static bool parse_reply(const char *node, const char *text, join_reply *ret, GEr
 {
     g_autoptr(JsonParser) p = json_parser_new();
     g_autoptr(GError) err = NULL;
-    if (!json_parser_load_from_data(p, text, -1, &err) ||
+    /* empty input parses without error but has no root */
+    if (!json_parser_load_from_data(p, text, -1, &err) || !json_parser_get_root(p) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                     "unexpected answer from 'pvecm addnode': %s",
@@ -789,25 +790,17 @@ int pvecm_add_run(pvecm_env *env, const char *member, const pvecm_node_opts *o)
         return 1;
     }
     cluster_conf_link links[CLUSTER_CONF_MAX_LINKS];
-    memcpy(links, o->links, sizeof(links));
     g_autofree char *local_ip = NULL;
-    bool given = false;
-    for (unsigned i = 0; i < CLUSTER_CONF_MAX_LINKS; i++)
-        given |= links[i].address != NULL;
-    if (!given) {
-        local_ip = pvecm_resolve(env->nodename);
-        if (!local_ip) {
-            fprintf(stderr,
-                    "Unable to resolve node name '%s' to a non-loopback IP address - missing "
-                    "entry in '/etc/hosts' or DNS? (or pass --link0)\n",
-                    env->nodename);
-            return 1;
-        }
+    if (!pvecm_links_default(o->links, env->nodename, links, &local_ip)) {
+        fprintf(stderr,
+                "Unable to resolve node name '%s' to a non-loopback IP address - missing "
+                "entry in '/etc/hosts' or DNS? (or pass --link0)\n",
+                env->nodename);
+        return 1;
+    }
+    if (local_ip)
         printf("No cluster network links passed explicitly, fallback to local node IP '%s'\n",
                local_ip);
-        links[0].address = local_ip;
-        links[0].priority = -1;
-    }
     if (!pvecm_pve_mounted(env)) {
         fprintf(stderr, "%s is not mounted - is pve-cluster (pmxcfs) running?\n", env->pve_dir);
         return 1;

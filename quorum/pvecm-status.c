@@ -116,11 +116,10 @@ static cs_membership *snapshot_or_complain(void)
 
 static bool require_conf(const pvecm_env *env)
 {
-    if (pvecm_conf_exists(env))
+    g_autoptr(GError) err = NULL;
+    if (pvecm_conf_check_exists(env, &err))
         return true;
-    g_autofree char *path = pvecm_pve_path(env, "corosync.conf");
-    fprintf(stderr,
-            "Error: Corosync config '%s' does not exist - is this node part of a cluster?\n", path);
+    fprintf(stderr, "%s\n", err->message);
     return false;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/section-config.h"
 #include "quorum/pvecm-cluster.h"
 #include "quorum/pvecm-join.h"
 #include "quorum/pvecm-status.h"
@@ -207,19 +208,6 @@ static const opt_spec *opt_find(const command *c, const char *name)
     return NULL;
 }
 
-static int bool_value(const char *s)
-{
-    static const char *const yes[] = {"1", "yes", "true", "on"};
-    static const char *const no[] = {"0", "no", "false", "off"};
-    for (unsigned i = 0; i < G_N_ELEMENTS(yes); i++) {
-        if (g_ascii_strcasecmp(s, yes[i]) == 0)
-            return 1;
-        if (g_ascii_strcasecmp(s, no[i]) == 0)
-            return 0;
-    }
-    return -1;
-}
-
 /* Parse argv[0..argc) of command @c; 0, 1 for --help shown, or -1 (message printed). */
 static int parse_args(const command *c, int argc, char **argv, parsed *p)
 {
@@ -252,9 +240,9 @@ static int parse_args(const command *c, int argc, char **argv, parsed *p)
             return -1;
         }
         if (o->kind == OPT_BOOL) {
-            if (!value && i + 1 < argc && bool_value(argv[i + 1]) >= 0)
+            if (!value && i + 1 < argc && section_config_parse_bool(argv[i + 1]) >= 0)
                 value = argv[++i];
-            int b = value ? bool_value(value) : 1;
+            int b = value ? section_config_parse_bool(value) : 1;
             if (b < 0) {
                 fprintf(stderr, "pvecm %s: invalid boolean '%s' for --%s\n", c->name, value, key);
                 return -1;

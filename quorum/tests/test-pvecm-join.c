@@ -13,35 +13,18 @@
 
 #include "quorum/pvecm-join.h"
 #include "tests/unit/check-main.h"
+#include "tests/unit/test-util.h"
 
 static char *tmpdir;
 
 static void setup(void)
 {
-    tmpdir = g_dir_make_tmp("pvecm-join-XXXXXX", NULL);
-    ck_assert_ptr_nonnull(tmpdir);
-}
-
-static void rm_rf(const char *path)
-{
-    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
-        GDir *d = g_dir_open(path, 0, NULL);
-        const char *n;
-        while (d && (n = g_dir_read_name(d))) {
-            g_autofree char *p = g_build_filename(path, n, NULL);
-            rm_rf(p);
-        }
-        if (d)
-            g_dir_close(d);
-        g_rmdir(path);
-    } else {
-        g_unlink(path);
-    }
+    tmpdir = test_tmpdir();
 }
 
 static void teardown(void)
 {
-    rm_rf(tmpdir);
+    test_rmtree(tmpdir);
     g_free(tmpdir);
 }
 

@@ -188,8 +188,12 @@ START_TEST(test_mux_closed_connection)
     /* No SIGPIPE either: the test would die of it. */
     int r = wdmux_client_keepalive(c);
     ck_assert_msg(r == -ECONNRESET || r == -EPIPE, "keepalive returned %d", r);
+    int fd = wdmux_client_fd(c);
     r = wdmux_client_disarm(c);
     ck_assert_msg(r == -ECONNRESET || r == -EPIPE, "disarm returned %d", r);
+    /* a failed disarm still closes the connection */
+    ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+    ck_assert_int_eq(errno, EBADF);
     fake_mux_stop(&m);
 }
 END_TEST
