@@ -181,6 +181,24 @@ int mdb_txn_failed(memdb *m, int r, const char *what)
 }
 
 /*
+ * Merge operations that are in RAM but not in the operation log (apply lock held): 0,
+ * or -EIO after RAM was restored from database + log.  After a failed background merge
+ * the merge would first reload RAM from database + log, which silently drops exactly
+ * these operations: they fail instead.
+ */
+static int merge_unlogged(memdb *m, const char *what)
+{
+    g_rec_mutex_lock(&m->merge_lock);
+    int r = 0;
+    if (m->merge_failed)
+        r = mdb_txn_failed(m, -EIO, "operation log full after a failed merge");
+    else if ((r = mdb_merge(m)) < 0)
+        r = mdb_txn_failed(m, r, what);
+    g_rec_mutex_unlock(&m->merge_lock);
+    return r;
+}
+
+/*
  * Make an applied operation durable: one record in the operation log.  Returns
  * @result, or -EIO when neither the log nor the database could take it (RAM was then
  * restored from database + log).  While replaying the log nothing is written.
@@ -203,10 +221,8 @@ int mdb_persist_op(memdb *m, wlog_record *rec, int result)
         m->batch_merge = true; /* the batch commit merges */
         return result;
     }
-    r = mdb_merge(m);
-    if (r < 0)
-        return mdb_txn_failed(m, r, "database commit failed");
-    return result;
+    r = merge_unlogged(m, "database commit failed");
+    return r < 0 ? r : result;
 }
 
 void memdb_batch_begin(memdb *m)
@@ -221,11 +237,8 @@ int memdb_batch_commit(memdb *m)
 {
     int r = 0;
     m->in_batch = false;
-    if (m->batch_merge) {
-        r = mdb_merge(m);
-        if (r < 0)
-            r = mdb_txn_failed(m, r, "batch commit failed");
-    }
+    if (m->batch_merge)
+        r = merge_unlogged(m, "batch commit failed");
     m->batch_merge = false;
     g_rec_mutex_unlock(&m->apply_lock);
     return r;
