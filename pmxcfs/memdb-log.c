@@ -170,7 +170,7 @@ int mdb_merge(memdb *m)
  * After a failed merge or log append: RAM back to database + log (which also rebuilds
  * the pending rows), and -EIO for the operation(s) that are in neither.
  */
-int mdb_txn_failed(memdb *m, int r, const char *what)
+static int mdb_txn_failed(memdb *m, int r, const char *what)
 {
     g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "%s: %s", what, g_strerror(-r));
     g_autoptr(GError) err = NULL;
@@ -363,12 +363,6 @@ uint64_t mdb_root_bump(memdb *m, uint32_t writer, uint32_t mtime)
     m->root->writer = writer;
     m->root->mtime = mtime;
     return m->root->version;
-}
-
-int mdb_persist_version(memdb *m)
-{
-    return database_put_version(m->db, m->root->version, m->root->writer, m->root->mtime,
-                                CFS_TYPE_REG);
 }
 
 int mdb_persist_entry(memdb *m, const memdb_entry *e)

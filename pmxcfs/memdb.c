@@ -48,7 +48,7 @@ void mdb_entry_free(memdb_entry *e)
     g_free(e);
 }
 
-guint mdb_entry_child_count(const memdb_entry *e)
+static guint mdb_entry_child_count(const memdb_entry *e)
 {
     return e->type == CFS_TYPE_DIR && e->children ? g_hash_table_size(e->children) : 0;
 }
@@ -68,7 +68,7 @@ void mdb_entry_attach(memdb_entry *dir, memdb_entry *e)
     g_hash_table_replace(dir->children, e->name, e);
 }
 
-void mdb_entry_detach(memdb_entry *dir, memdb_entry *e)
+static void mdb_entry_detach(memdb_entry *dir, memdb_entry *e)
 {
     if (dir->children)
         g_hash_table_remove(dir->children, e->name);
@@ -90,7 +90,7 @@ memdb_entry *mdb_get(memdb *m, uint64_t inode)
     return g_hash_table_lookup(m->index, &inode);
 }
 
-memdb_entry *mdb_entry_parent(memdb *m, const memdb_entry *e)
+static memdb_entry *mdb_entry_parent(memdb *m, const memdb_entry *e)
 {
     return e->inode == 0 ? NULL : mdb_get(m, e->parent);
 }
@@ -304,7 +304,7 @@ char *mdb_entry_path(memdb *m, const memdb_entry *e)
 }
 
 /* True if @e is the directory "priv/lock", i.e. its children are lock directories. */
-bool mdb_entry_is_lock_parent(memdb *m, const memdb_entry *e)
+static bool mdb_entry_is_lock_parent(memdb *m, const memdb_entry *e)
 {
     if (e->type != CFS_TYPE_DIR || e->inode == 0 || strcmp(e->name, "lock") != 0)
         return false;
@@ -349,7 +349,6 @@ void mdb_notify(memdb *m, memdb_change_kind kind, const char *path, const memdb_
 /* loading */
 
 typedef struct load_state {
-    memdb *m;
     GPtrArray *entries;
     bool have_version;
     uint64_t version;
@@ -417,7 +416,7 @@ static int load_row(void *user_data, const database_row *row)
 static int memdb_load(memdb *m, GHashTable **ret_index, memdb_entry **ret_root,
                       uint64_t *ret_bytes, bool *ret_have_version, GError **error)
 {
-    load_state st = {.m = m, .entries = g_ptr_array_new(), .errors = g_string_new(NULL)};
+    load_state st = {.entries = g_ptr_array_new(), .errors = g_string_new(NULL)};
     GHashTable *index = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
                                               (GDestroyNotify)mdb_entry_free);
     int r = database_load(m->db, load_row, &st, error);
@@ -727,7 +726,7 @@ int memdb_mkdir(memdb *m, const char *path, uint32_t writer, uint32_t mtime)
 }
 
 /* Make room for @size bytes, growing geometrically so chunked writes stay linear (W4). */
-void mdb_entry_reserve(memdb_entry *e, uint32_t size)
+static void mdb_entry_reserve(memdb_entry *e, uint32_t size)
 {
     if (size <= e->capacity)
         return;
@@ -810,7 +809,7 @@ out:
 }
 
 /* Unlink @e from the tree and account for it; the caller frees it later. */
-void mdb_tree_remove(memdb *m, memdb_entry *e, const char *path)
+static void mdb_tree_remove(memdb *m, memdb_entry *e, const char *path)
 {
     memdb_entry *parent = mdb_entry_parent(m, e);
     if (parent)
