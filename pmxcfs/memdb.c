@@ -822,21 +822,27 @@ static void mdb_tree_remove(memdb *m, memdb_entry *e, const char *path)
     }
 }
 
+/* The entry a delete or rename acts on: -ENOENT if missing, -EACCES for the root. */
+static int resolve_source(memdb *m, const char *path, memdb_entry **ret_entry)
+{
+    memdb_entry *e = mdb_lookup_path(m, path);
+    if (!e)
+        return -ENOENT;
+    if (e->inode == 0)
+        return -EACCES;
+    *ret_entry = e;
+    return 0;
+}
+
 int memdb_delete(memdb *m, const char *path, uint32_t writer, uint32_t mtime)
 {
     g_autofree char *epath = NULL;
-    int r = 0;
+    memdb_entry *e = NULL;
+    int r;
 
     g_rec_mutex_lock(&m->apply_lock);
-    memdb_entry *e = mdb_lookup_path(m, path);
-    if (!e) {
-        r = -ENOENT;
+    if ((r = resolve_source(m, path, &e)) < 0)
         goto out;
-    }
-    if (e->inode == 0) {
-        r = -EACCES;
-        goto out;
-    }
     if (mdb_entry_child_count(e) > 0) {
         r = -ENOTEMPTY;
         goto out;
@@ -868,18 +874,12 @@ int memdb_rename(memdb *m, const char *from, const char *to, uint32_t writer, ui
     g_autofree char *old_name = NULL;
     g_autofree char *replaced_path = NULL;
     memdb_entry *tparent = NULL;
-    int r = 0;
+    memdb_entry *src = NULL;
+    int r;
 
     g_rec_mutex_lock(&m->apply_lock);
-    memdb_entry *src = mdb_lookup_path(m, from);
-    if (!src) {
-        r = -ENOENT;
+    if ((r = resolve_source(m, from, &src)) < 0)
         goto out;
-    }
-    if (src->inode == 0) {
-        r = -EACCES;
-        goto out;
-    }
     /* VMID rule (spec §6.2): a guest config may only be renamed onto a VMID registered
      * elsewhere when it is the same VMID (migration). */
     if (src->type == CFS_TYPE_REG && mdb_vmlist_conflicts(m, to)) {
