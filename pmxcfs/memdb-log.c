@@ -52,15 +52,9 @@ bool mdb_merge_pending(memdb *m)
 /* The rows of a merge, copied out of the tree so that SQLite can be written without
  * holding the apply lock. */
 typedef struct merge_row {
-    uint64_t inode;
-    uint64_t parent;
-    uint64_t version;
-    uint32_t writer;
-    uint32_t mtime;
-    uint8_t type;
+    memdb_attr attr;
     char *name;
-    uint8_t *data;
-    uint32_t size;
+    uint8_t *data; /* files: attr.size bytes */
 } merge_row;
 
 typedef struct merge_snapshot {
@@ -99,13 +93,10 @@ static merge_snapshot *snapshot_take(memdb *m)
     g_hash_table_iter_init(&it, m->dirty);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
         memdb_entry *e = key;
-        merge_row r = {.inode = e->inode, .parent = e->parent, .version = e->version,
-                       .writer = e->writer, .mtime = e->mtime, .type = e->type,
-                       .name = g_strdup(e->name)};
-        if (e->type == CFS_TYPE_REG && e->size) {
+        merge_row r = {.name = g_strdup(e->name)};
+        mdb_entry_attr(e, &r.attr);
+        if (e->type == CFS_TYPE_REG && e->size)
             r.data = g_memdup2(e->data, e->size);
-            r.size = e->size;
-        }
         g_array_append_val(s->rows, r);
     }
     g_hash_table_iter_init(&it, m->deleted);
@@ -127,9 +118,10 @@ static int snapshot_write(memdb *m, const merge_snapshot *s)
     for (guint i = 0; r == 0 && i < s->deleted->len; i++)
         r = database_delete(m->db, g_array_index(s->deleted, uint64_t, i));
     for (guint i = 0; r == 0 && i < s->rows->len; i++) {
-        merge_row *row = &g_array_index(s->rows, merge_row, i);
-        r = database_put(m->db, row->inode, row->parent, row->version, row->writer,
-                         row->mtime, row->type, row->name, row->data, row->size);
+        const merge_row *row = &g_array_index(s->rows, merge_row, i);
+        const memdb_attr *a = &row->attr;
+        r = database_put(m->db, a->inode, a->parent, a->version, a->writer, a->mtime, a->type,
+                         row->name, row->data, a->size);
     }
     if (r == 0)
         r = database_put_version(m->db, s->version, s->writer, s->mtime, CFS_TYPE_REG);
