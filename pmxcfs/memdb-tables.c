@@ -1,7 +1,8 @@
 /*
  * memdb-tables: the tables memdb derives from the tree: the VM list (spec §6) and the
- * lock table with each lock's local first-seen time (spec §7).  Both are changed under
- * the apply lock and read under the tree lock.
+ * lock table with each lock's local first-seen time (spec §7).  The VM list is changed
+ * under the apply lock and the tree write lock and read under the tree lock; the lock
+ * table belongs to the apply lock alone.
  */
 #include "pmxcfs/memdb-private.h"
 
