@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "pmxcfs/memdb.h"
-#include "pmxcfs/wlog.h"
 #include "tests/unit/check-main.h"
 #include "tests/unit/test-util.h"
 
@@ -925,13 +924,6 @@ START_TEST(test_wlog_merged_on_flush)
 }
 END_TEST
 
-START_TEST(test_wlog_crc)
-{
-    /* CRC-32C check value */
-    ck_assert_uint_eq(wlog_crc32c(0, "123456789", 9), 0xe3069283);
-}
-END_TEST
-
 Suite *test_suite(void)
 {
     Suite *s = suite_create("memdb");
@@ -961,7 +953,6 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_wlog_torn_tail_ignored);
     tcase_add_test(tc, test_wlog_replay_equals_clean_close);
     tcase_add_test(tc, test_wlog_merged_on_flush);
-    tcase_add_test(tc, test_wlog_crc);
     suite_add_tcase(s, tc);
     return s;
 }
