@@ -90,7 +90,7 @@ memdb_entry *mdb_get(memdb *m, uint64_t inode);
 char *mdb_entry_path(memdb *m, const memdb_entry *e);
 bool mdb_entry_is_lock_dir(memdb *m, const memdb_entry *e);
 bool mdb_name_is_ldh(const char *s, size_t len);
-bool mdb_vm_kind_parse(const char *s, size_t len, vm_type *ret);
+const char *mdb_vm_kind_dir(vm_type type);
 bool mdb_vm_conf_name_parse(const char *s, size_t len, uint32_t *ret_vmid);
 void mdb_entry_checksum(const memdb_entry *e, uint8_t ret[32]);
 void mdb_notify(memdb *m, memdb_change_kind kind, const char *path, const memdb_entry *e, uint64_t parent, const char *name);

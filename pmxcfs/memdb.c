@@ -204,17 +204,30 @@ bool mdb_name_is_ldh(const char *s, size_t len)
     return true;
 }
 
-bool mdb_vm_kind_parse(const char *s, size_t len, vm_type *ret)
+/* The directory of a guest type's configs: "qemu-server", "openvz" or "lxc" (§6.1). */
+const char *mdb_vm_kind_dir(vm_type type)
 {
-    if (len == 11 && memcmp(s, "qemu-server", 11) == 0)
-        *ret = VMTYPE_QEMU;
-    else if (len == 6 && memcmp(s, "openvz", 6) == 0)
-        *ret = VMTYPE_OPENVZ;
-    else if (len == 3 && memcmp(s, "lxc", 3) == 0)
-        *ret = VMTYPE_LXC;
-    else
-        return false;
-    return true;
+    switch (type) {
+    case VMTYPE_QEMU:
+        return "qemu-server";
+    case VMTYPE_OPENVZ:
+        return "openvz";
+    case VMTYPE_LXC:
+        return "lxc";
+    }
+    return "unknown";
+}
+
+static bool vm_kind_parse(const char *s, size_t len, vm_type *ret)
+{
+    for (vm_type t = VMTYPE_QEMU; t <= VMTYPE_LXC; t++) {
+        const char *dir = mdb_vm_kind_dir(t);
+        if (strlen(dir) == len && memcmp(s, dir, len) == 0) {
+            *ret = t;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* "<vmid>.conf": decimal without leading zero, at most 2^32 - 1. */
@@ -246,7 +259,7 @@ bool memdb_parse_vm_path(const char *path, uint32_t *ret_vmid, vm_type *ret_type
         return false;
     vm_type type;
     uint32_t vmid;
-    if (!mdb_vm_kind_parse(c[2].comp, c[2].len, &type) ||
+    if (!vm_kind_parse(c[2].comp, c[2].len, &type) ||
         !mdb_vm_conf_name_parse(c[3].comp, c[3].len, &vmid))
         return false;
     if (ret_vmid)
