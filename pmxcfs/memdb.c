@@ -1,12 +1,12 @@
 /*
  * memdb: the in-RAM tree, its version scheme, and write-through to SQLite.
  *
- * Locking: `apply_lock` (recursive) serialises every mutation and every database
- * transaction; `tree_lock` (rw) is taken for writing only while pointers and bytes
- * change, so readers never wait for SQLite.  An apply function validates against the
- * tree (no tree lock needed: only apply-lock holders mutate), publishes the change in
- * RAM, writes its rows and commits.  A failed commit reloads the tree from the
- * database, so RAM equals disk again.
+ * Locking: `apply_lock` (recursive) serialises every mutation (`merge_lock` every use
+ * of SQLite, see memdb-log.c); `tree_lock` (rw) is taken for writing only while pointers
+ * and bytes change, so readers never wait for SQLite.  An apply function validates
+ * against the tree (no tree lock needed: only apply-lock holders mutate), publishes the
+ * change in RAM and makes it durable through the operation log (memdb-log.c).  When
+ * that fails the tree is reloaded from database + log, so RAM equals disk again.
  *
  * Entries are owned by `index` (inode -> entry); a directory's `children` table maps
  * names to the same entries without owning them.  The root (inode 0) carries the
