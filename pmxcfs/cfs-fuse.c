@@ -91,7 +91,12 @@ static const virt_entry virtuals[] = {
     {".rrd", VIRT_FILE, NULL, 0440, gen_rrd},
     {".debug", VIRT_FILE, NULL, 0640, gen_debug},
 };
-#define VIRT_DEBUG_INDEX 9
+
+/* .debug is the one virtual file that accepts writes and truncation (spec §2.8). */
+static bool virt_is_debug(const virt_entry *v)
+{
+    return v->generate == gen_debug;
+}
 
 static const virt_entry *virt_by_name(const char *name)
 {
@@ -361,7 +366,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     if (v) {
         r = check_chmod_chown(f, attr, to_set, false);
         if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
-            r = (v - virtuals) == VIRT_DEBUG_INDEX ? 0 : -EIO;
+            r = virt_is_debug(v) ? 0 : -EIO;
         if (r == 0 && (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
             r = -EACCES;
         if (r < 0) {
@@ -598,7 +603,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     const virt_entry *v = virt_by_ino(ino);
     if (v) {
         /* .debug: "1\n" or "0\n" at offset 0 toggles debug logging (spec §2.8). */
-        if ((v - virtuals) == VIRT_DEBUG_INDEX && off == 0 && size >= 2 && buf[1] == '\n' &&
+        if (virt_is_debug(v) && off == 0 && size >= 2 && buf[1] == '\n' &&
             (buf[0] == '0' || buf[0] == '1')) {
             log_set_debug(buf[0] == '1');
             g_log(G_LOG_DOMAIN_FUSE, G_LOG_LEVEL_MESSAGE, "debug level set to %c", buf[0]);

@@ -40,7 +40,6 @@ enum {
     STMT_COMMIT,
     STMT_ROLLBACK,
     STMT_PUT,
-    STMT_PUT_META,
     STMT_DELETE,
     STMT_LOAD,
     STMT_COUNT,
@@ -52,8 +51,6 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_PUT] = "REPLACE INTO tree (inode, parent, version, writer, mtime, type, name, data) "
                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [STMT_PUT_META] = "UPDATE tree SET parent = ?2, version = ?3, writer = ?4, mtime = ?5, "
-                      "name = ?6 WHERE inode = ?1",
     [STMT_DELETE] = "DELETE FROM tree WHERE inode = ?1",
     [STMT_LOAD] = "SELECT inode, parent, version, writer, mtime, type, name, data FROM tree",
 };
@@ -299,11 +296,6 @@ void database_free(database *db)
     g_free(db);
 }
 
-const char *database_errmsg(database *db)
-{
-    return sqlite3_errmsg(db->handle);
-}
-
 /* Run a prepared statement to completion and reset it; records the sticky error. */
 static int database_step(database *db, sqlite3_stmt *st)
 {
@@ -346,7 +338,6 @@ int database_load(database *db, int (*fn)(void *user_data, const database_row *r
         row.name = (const char *)sqlite3_column_text(st, 6);
         if (!row.name)
             row.name = "";
-        row.data_is_null = sqlite3_column_type(st, 7) == SQLITE_NULL;
         row.data = sqlite3_column_blob(st, 7);
         int size = sqlite3_column_bytes(st, 7);
         row.size = size > 0 ? (uint32_t)size : 0;
@@ -430,25 +421,6 @@ int database_put(database *db, uint64_t inode, uint64_t parent, uint64_t version
     return database_step(db, st);
 }
 
-int database_put_meta(database *db, uint64_t inode, uint64_t parent, uint64_t version,
-                      uint32_t writer, uint32_t mtime, const char *name)
-{
-    sqlite3_stmt *st = db->stmt[STMT_PUT_META];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)inode);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)parent);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
-    sqlite3_bind_int64(st, 4, writer);
-    sqlite3_bind_int64(st, 5, mtime);
-    sqlite3_bind_text(st, 6, name, -1, SQLITE_STATIC);
-    int r = database_step(db, st);
-    if (r == 0 && sqlite3_changes(db->handle) != 1) {
-        r = -EIO;
-        if (db->in_transaction && db->sticky_error == 0)
-            db->sticky_error = r;
-    }
-    return r;
-}
-
 int database_delete(database *db, uint64_t inode)
 {
     sqlite3_stmt *st = db->stmt[STMT_DELETE];
@@ -460,10 +432,4 @@ int database_put_version(database *db, uint64_t version, uint32_t writer, uint32
                          uint8_t type)
 {
     return database_put(db, 0, 0, version, writer, mtime, type, "__version__", NULL, 0);
-}
-
-int database_checkpoint(database *db)
-{
-    int rc = sqlite3_wal_checkpoint_v2(db->handle, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    return database_errno(rc);
 }

@@ -27,7 +27,6 @@ typedef struct database_row {
     const char *name;  /* valid during the callback only */
     const void *data;  /* NULL when the column is NULL */
     uint32_t size;     /* length of data */
-    bool data_is_null;
 } database_row;
 
 /*
@@ -48,7 +47,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(database, database_free)
 int database_load(database *db, int (*fn)(void *user_data, const database_row *row),
                   void *user_data, GError **error);
 
-/* Transactions: one per operation, or one per batch. */
+/* Transactions: one per merge of the operation log (memdb-log.c) or resync commit. */
 int database_begin(database *db);
 int database_commit(database *db);
 void database_rollback(database *db);
@@ -58,15 +57,7 @@ bool database_in_transaction(database *db);
 int database_put(database *db, uint64_t inode, uint64_t parent, uint64_t version,
                  uint32_t writer, uint32_t mtime, uint8_t type, const char *name,
                  const void *data, uint32_t size);
-/* Change a row's metadata without rewriting its data (rename, utimens). */
-int database_put_meta(database *db, uint64_t inode, uint64_t parent, uint64_t version,
-                      uint32_t writer, uint32_t mtime, const char *name);
 int database_delete(database *db, uint64_t inode);
 /* Write the `__version__` row (inode 0) with the given type (8 normally, spec §9.3). */
 int database_put_version(database *db, uint64_t version, uint32_t writer, uint32_t mtime,
                          uint8_t type);
-
-/* Checkpoint and truncate the WAL (after large commits, spec §9.7). */
-int database_checkpoint(database *db);
-/* The last SQLite error message, for logging. */
-const char *database_errmsg(database *db);

@@ -52,15 +52,9 @@ bool mdb_merge_pending(memdb *m)
 /* The rows of a merge, copied out of the tree so that SQLite can be written without
  * holding the apply lock. */
 typedef struct merge_row {
-    uint64_t inode;
-    uint64_t parent;
-    uint64_t version;
-    uint32_t writer;
-    uint32_t mtime;
-    uint8_t type;
+    memdb_attr attr;
     char *name;
-    uint8_t *data;
-    uint32_t size;
+    uint8_t *data; /* files: attr.size bytes */
 } merge_row;
 
 typedef struct merge_snapshot {
@@ -99,13 +93,10 @@ static merge_snapshot *snapshot_take(memdb *m)
     g_hash_table_iter_init(&it, m->dirty);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
         memdb_entry *e = key;
-        merge_row r = {.inode = e->inode, .parent = e->parent, .version = e->version,
-                       .writer = e->writer, .mtime = e->mtime, .type = e->type,
-                       .name = g_strdup(e->name)};
-        if (e->type == CFS_TYPE_REG && e->size) {
+        merge_row r = {.name = g_strdup(e->name)};
+        mdb_entry_attr(e, &r.attr);
+        if (e->type == CFS_TYPE_REG && e->size)
             r.data = g_memdup2(e->data, e->size);
-            r.size = e->size;
-        }
         g_array_append_val(s->rows, r);
     }
     g_hash_table_iter_init(&it, m->deleted);
@@ -127,9 +118,10 @@ static int snapshot_write(memdb *m, const merge_snapshot *s)
     for (guint i = 0; r == 0 && i < s->deleted->len; i++)
         r = database_delete(m->db, g_array_index(s->deleted, uint64_t, i));
     for (guint i = 0; r == 0 && i < s->rows->len; i++) {
-        merge_row *row = &g_array_index(s->rows, merge_row, i);
-        r = database_put(m->db, row->inode, row->parent, row->version, row->writer,
-                         row->mtime, row->type, row->name, row->data, row->size);
+        const merge_row *row = &g_array_index(s->rows, merge_row, i);
+        const memdb_attr *a = &row->attr;
+        r = database_put(m->db, a->inode, a->parent, a->version, a->writer, a->mtime, a->type,
+                         row->name, row->data, a->size);
     }
     if (r == 0)
         r = database_put_version(m->db, s->version, s->writer, s->mtime, CFS_TYPE_REG);
@@ -170,7 +162,7 @@ int mdb_merge(memdb *m)
  * After a failed merge or log append: RAM back to database + log (which also rebuilds
  * the pending rows), and -EIO for the operation(s) that are in neither.
  */
-int mdb_txn_failed(memdb *m, int r, const char *what)
+static int mdb_txn_failed(memdb *m, int r, const char *what)
 {
     g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "%s: %s", what, g_strerror(-r));
     g_autoptr(GError) err = NULL;
@@ -178,6 +170,24 @@ int mdb_txn_failed(memdb *m, int r, const char *what)
         g_log(G_LOG_DOMAIN_MEMDB, G_LOG_LEVEL_CRITICAL, "reload after %s failed: %s", what,
               err->message);
     return -EIO;
+}
+
+/*
+ * Merge operations that are in RAM but not in the operation log (apply lock held): 0,
+ * or -EIO after RAM was restored from database + log.  After a failed background merge
+ * the merge would first reload RAM from database + log, which silently drops exactly
+ * these operations: they fail instead.
+ */
+static int merge_unlogged(memdb *m, const char *what)
+{
+    g_rec_mutex_lock(&m->merge_lock);
+    int r = 0;
+    if (m->merge_failed)
+        r = mdb_txn_failed(m, -EIO, "operation log full after a failed merge");
+    else if ((r = mdb_merge(m)) < 0)
+        r = mdb_txn_failed(m, r, what);
+    g_rec_mutex_unlock(&m->merge_lock);
+    return r;
 }
 
 /*
@@ -203,10 +213,8 @@ int mdb_persist_op(memdb *m, wlog_record *rec, int result)
         m->batch_merge = true; /* the batch commit merges */
         return result;
     }
-    r = mdb_merge(m);
-    if (r < 0)
-        return mdb_txn_failed(m, r, "database commit failed");
-    return result;
+    r = merge_unlogged(m, "database commit failed");
+    return r < 0 ? r : result;
 }
 
 void memdb_batch_begin(memdb *m)
@@ -221,11 +229,8 @@ int memdb_batch_commit(memdb *m)
 {
     int r = 0;
     m->in_batch = false;
-    if (m->batch_merge) {
-        r = mdb_merge(m);
-        if (r < 0)
-            r = mdb_txn_failed(m, r, "batch commit failed");
-    }
+    if (m->batch_merge)
+        r = merge_unlogged(m, "batch commit failed");
     m->batch_merge = false;
     g_rec_mutex_unlock(&m->apply_lock);
     return r;
@@ -350,12 +355,6 @@ uint64_t mdb_root_bump(memdb *m, uint32_t writer, uint32_t mtime)
     m->root->writer = writer;
     m->root->mtime = mtime;
     return m->root->version;
-}
-
-int mdb_persist_version(memdb *m)
-{
-    return database_put_version(m->db, m->root->version, m->root->writer, m->root->mtime,
-                                CFS_TYPE_REG);
 }
 
 int mdb_persist_entry(memdb *m, const memdb_entry *e)

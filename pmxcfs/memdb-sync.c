@@ -13,8 +13,8 @@
 /* digests */
 
 /* Feed the per-entry digest input (spec §8.2), optionally preceded by the inode. */
-void mdb_digest_feed(sha256_ctx *ck, const memdb_attr *a, const char *name, const void *data,
-                     bool with_inode)
+static void mdb_digest_feed(sha256_ctx *ck, const memdb_attr *a, const char *name, const void *data,
+                            bool with_inode)
 {
     uint8_t fixed[8 + 29];
     uint8_t *p = fixed;
@@ -55,7 +55,7 @@ void mdb_entry_checksum(const memdb_entry *e, uint8_t ret[32])
     sha256_free(ck);
 }
 
-gint mdb_entry_cmp_inode(gconstpointer a, gconstpointer b)
+static gint mdb_entry_cmp_inode(gconstpointer a, gconstpointer b)
 {
     const memdb_entry *x = *(memdb_entry *const *)a;
     const memdb_entry *y = *(memdb_entry *const *)b;
@@ -75,6 +75,35 @@ static GPtrArray *entries_sorted(GHashTable *index)
     return arr;
 }
 
+/* Encode the index of an arbitrary tree (same layout as memdb_encode_index). */
+static GBytes *mdb_index_encode_tree(GHashTable *index, memdb_entry *root)
+{
+    GPtrArray *arr = entries_sorted(index);
+    uint32_t count = arr->len;
+    size_t bytes = 32 + (size_t)40 * count;
+    uint8_t *buf = g_malloc(bytes);
+    memdb_entry *last = g_ptr_array_index(arr, count - 1);
+    wire_put_u64(buf, root->version);
+    wire_put_u64(buf + 8, last->inode);
+    wire_put_u32(buf + 16, root->writer);
+    wire_put_u32(buf + 20, root->mtime);
+    wire_put_u32(buf + 24, count);
+    wire_put_u32(buf + 28, (uint32_t)bytes);
+    sha256_ctx *ck = sha256_new();
+    for (uint32_t i = 0; i < count; i++) {
+        memdb_entry *e = g_ptr_array_index(arr, i);
+        memdb_attr a;
+        mdb_entry_attr(e, &a);
+        uint8_t *p = buf + 32 + (size_t)40 * i;
+        wire_put_u64(p, e->inode);
+        sha256_init(ck);
+        mdb_digest_feed(ck, &a, e->name, e->type == CFS_TYPE_REG ? e->data : NULL, false);
+        sha256_final(ck, p + 8);
+    }
+    sha256_free(ck);
+    g_ptr_array_free(arr, TRUE);
+    return g_bytes_new_take(buf, bytes);
+}
 
 GBytes *memdb_encode_index(memdb *m)
 {
@@ -128,36 +157,6 @@ void memdb_update_free(memdb_update *u)
     if (u->data)
         g_bytes_unref(u->data);
     g_free(u);
-}
-
-/* Encode the index of an arbitrary tree (same layout as memdb_encode_index). */
-GBytes *mdb_index_encode_tree(GHashTable *index, memdb_entry *root)
-{
-    GPtrArray *arr = entries_sorted(index);
-    uint32_t count = arr->len;
-    size_t bytes = 32 + (size_t)40 * count;
-    uint8_t *buf = g_malloc(bytes);
-    memdb_entry *last = g_ptr_array_index(arr, count - 1);
-    wire_put_u64(buf, root->version);
-    wire_put_u64(buf + 8, last->inode);
-    wire_put_u32(buf + 16, root->writer);
-    wire_put_u32(buf + 20, root->mtime);
-    wire_put_u32(buf + 24, count);
-    wire_put_u32(buf + 28, (uint32_t)bytes);
-    sha256_ctx *ck = sha256_new();
-    for (uint32_t i = 0; i < count; i++) {
-        memdb_entry *e = g_ptr_array_index(arr, i);
-        memdb_attr a;
-        mdb_entry_attr(e, &a);
-        uint8_t *p = buf + 32 + (size_t)40 * i;
-        wire_put_u64(p, e->inode);
-        sha256_init(ck);
-        mdb_digest_feed(ck, &a, e->name, e->type == CFS_TYPE_REG ? e->data : NULL, false);
-        sha256_final(ck, p + 8);
-    }
-    sha256_free(ck);
-    g_ptr_array_free(arr, TRUE);
-    return g_bytes_new_take(buf, bytes);
 }
 
 static memdb_entry *entry_from_update(const memdb_update *u)

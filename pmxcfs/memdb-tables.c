@@ -1,7 +1,8 @@
 /*
  * memdb-tables: the tables memdb derives from the tree: the VM list (spec §6) and the
- * lock table with each lock's local first-seen time (spec §7).  Both are changed under
- * the apply lock and read under the tree lock.
+ * lock table with each lock's local first-seen time (spec §7).  The VM list is changed
+ * under the apply lock and the tree write lock and read under the tree lock; the lock
+ * table belongs to the apply lock alone.
  */
 #include "pmxcfs/memdb-private.h"
 
@@ -71,22 +72,9 @@ void mdb_vmlist_remove_path(memdb *m, const char *path)
         vmlist_remove(m, vmid, type, node);
 }
 
-static const char *vm_kind_dir(vm_type type)
-{
-    switch (type) {
-    case VMTYPE_QEMU:
-        return "qemu-server";
-    case VMTYPE_OPENVZ:
-        return "openvz";
-    case VMTYPE_LXC:
-        return "lxc";
-    }
-    return "unknown";
-}
-
 static char *vm_record_path(const vm_record *r)
 {
-    return g_strdup_printf("nodes/%s/%s/%u.conf", r->node, vm_kind_dir(r->type), r->vmid);
+    return g_strdup_printf("nodes/%s/%s/%u.conf", r->node, mdb_vm_kind_dir(r->type), r->vmid);
 }
 
 /*
@@ -108,13 +96,10 @@ void mdb_vmlist_rebuild(memdb *m, bool bump)
             if (node->type != CFS_TYPE_DIR || !node->children ||
                 !mdb_name_is_ldh(node->name, strlen(node->name)))
                 continue;
-            static const char *const kinds[] = {"qemu-server", "openvz", "lxc"};
-            for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++) {
-                memdb_entry *kind = mdb_entry_child(node, kinds[k]);
+            for (vm_type type = VMTYPE_QEMU; type <= VMTYPE_LXC; type++) {
+                memdb_entry *kind = mdb_entry_child(node, mdb_vm_kind_dir(type));
                 if (!kind || kind->type != CFS_TYPE_DIR || !kind->children)
                     continue;
-                vm_type type;
-                mdb_vm_kind_parse(kinds[k], strlen(kinds[k]), &type);
                 GHashTableIter it2;
                 gpointer v2;
                 g_hash_table_iter_init(&it2, kind->children);

@@ -1,12 +1,12 @@
 /*
  * memdb: the in-RAM tree, its version scheme, and write-through to SQLite.
  *
- * Locking: `apply_lock` (recursive) serialises every mutation and every database
- * transaction; `tree_lock` (rw) is taken for writing only while pointers and bytes
- * change, so readers never wait for SQLite.  An apply function validates against the
- * tree (no tree lock needed: only apply-lock holders mutate), publishes the change in
- * RAM, writes its rows and commits.  A failed commit reloads the tree from the
- * database, so RAM equals disk again.
+ * Locking: `apply_lock` (recursive) serialises every mutation (`merge_lock` every use
+ * of SQLite, see memdb-log.c); `tree_lock` (rw) is taken for writing only while pointers
+ * and bytes change, so readers never wait for SQLite.  An apply function validates
+ * against the tree (no tree lock needed: only apply-lock holders mutate), publishes the
+ * change in RAM and makes it durable through the operation log (memdb-log.c).  When
+ * that fails the tree is reloaded from database + log, so RAM equals disk again.
  *
  * Entries are owned by `index` (inode -> entry); a directory's `children` table maps
  * names to the same entries without owning them.  The root (inode 0) carries the
@@ -48,7 +48,7 @@ void mdb_entry_free(memdb_entry *e)
     g_free(e);
 }
 
-guint mdb_entry_child_count(const memdb_entry *e)
+static guint mdb_entry_child_count(const memdb_entry *e)
 {
     return e->type == CFS_TYPE_DIR && e->children ? g_hash_table_size(e->children) : 0;
 }
@@ -68,7 +68,7 @@ void mdb_entry_attach(memdb_entry *dir, memdb_entry *e)
     g_hash_table_replace(dir->children, e->name, e);
 }
 
-void mdb_entry_detach(memdb_entry *dir, memdb_entry *e)
+static void mdb_entry_detach(memdb_entry *dir, memdb_entry *e)
 {
     if (dir->children)
         g_hash_table_remove(dir->children, e->name);
@@ -90,7 +90,7 @@ memdb_entry *mdb_get(memdb *m, uint64_t inode)
     return g_hash_table_lookup(m->index, &inode);
 }
 
-memdb_entry *mdb_entry_parent(memdb *m, const memdb_entry *e)
+static memdb_entry *mdb_entry_parent(memdb *m, const memdb_entry *e)
 {
     return e->inode == 0 ? NULL : mdb_get(m, e->parent);
 }
@@ -204,17 +204,30 @@ bool mdb_name_is_ldh(const char *s, size_t len)
     return true;
 }
 
-bool mdb_vm_kind_parse(const char *s, size_t len, vm_type *ret)
+/* The directory of a guest type's configs: "qemu-server", "openvz" or "lxc" (§6.1). */
+const char *mdb_vm_kind_dir(vm_type type)
 {
-    if (len == 11 && memcmp(s, "qemu-server", 11) == 0)
-        *ret = VMTYPE_QEMU;
-    else if (len == 6 && memcmp(s, "openvz", 6) == 0)
-        *ret = VMTYPE_OPENVZ;
-    else if (len == 3 && memcmp(s, "lxc", 3) == 0)
-        *ret = VMTYPE_LXC;
-    else
-        return false;
-    return true;
+    switch (type) {
+    case VMTYPE_QEMU:
+        return "qemu-server";
+    case VMTYPE_OPENVZ:
+        return "openvz";
+    case VMTYPE_LXC:
+        return "lxc";
+    }
+    return "unknown";
+}
+
+static bool vm_kind_parse(const char *s, size_t len, vm_type *ret)
+{
+    for (vm_type t = VMTYPE_QEMU; t <= VMTYPE_LXC; t++) {
+        const char *dir = mdb_vm_kind_dir(t);
+        if (strlen(dir) == len && memcmp(s, dir, len) == 0) {
+            *ret = t;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* "<vmid>.conf": decimal without leading zero, at most 2^32 - 1. */
@@ -246,7 +259,7 @@ bool memdb_parse_vm_path(const char *path, uint32_t *ret_vmid, vm_type *ret_type
         return false;
     vm_type type;
     uint32_t vmid;
-    if (!mdb_vm_kind_parse(c[2].comp, c[2].len, &type) ||
+    if (!vm_kind_parse(c[2].comp, c[2].len, &type) ||
         !mdb_vm_conf_name_parse(c[3].comp, c[3].len, &vmid))
         return false;
     if (ret_vmid)
@@ -304,7 +317,7 @@ char *mdb_entry_path(memdb *m, const memdb_entry *e)
 }
 
 /* True if @e is the directory "priv/lock", i.e. its children are lock directories. */
-bool mdb_entry_is_lock_parent(memdb *m, const memdb_entry *e)
+static bool mdb_entry_is_lock_parent(memdb *m, const memdb_entry *e)
 {
     if (e->type != CFS_TYPE_DIR || e->inode == 0 || strcmp(e->name, "lock") != 0)
         return false;
@@ -349,7 +362,6 @@ void mdb_notify(memdb *m, memdb_change_kind kind, const char *path, const memdb_
 /* loading */
 
 typedef struct load_state {
-    memdb *m;
     GPtrArray *entries;
     bool have_version;
     uint64_t version;
@@ -417,7 +429,7 @@ static int load_row(void *user_data, const database_row *row)
 static int memdb_load(memdb *m, GHashTable **ret_index, memdb_entry **ret_root,
                       uint64_t *ret_bytes, bool *ret_have_version, GError **error)
 {
-    load_state st = {.m = m, .entries = g_ptr_array_new(), .errors = g_string_new(NULL)};
+    load_state st = {.entries = g_ptr_array_new(), .errors = g_string_new(NULL)};
     GHashTable *index = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
                                               (GDestroyNotify)mdb_entry_free);
     int r = database_load(m->db, load_row, &st, error);
@@ -727,7 +739,7 @@ int memdb_mkdir(memdb *m, const char *path, uint32_t writer, uint32_t mtime)
 }
 
 /* Make room for @size bytes, growing geometrically so chunked writes stay linear (W4). */
-void mdb_entry_reserve(memdb_entry *e, uint32_t size)
+static void mdb_entry_reserve(memdb_entry *e, uint32_t size)
 {
     if (size <= e->capacity)
         return;
@@ -810,7 +822,7 @@ out:
 }
 
 /* Unlink @e from the tree and account for it; the caller frees it later. */
-void mdb_tree_remove(memdb *m, memdb_entry *e, const char *path)
+static void mdb_tree_remove(memdb *m, memdb_entry *e, const char *path)
 {
     memdb_entry *parent = mdb_entry_parent(m, e);
     if (parent)
@@ -823,21 +835,27 @@ void mdb_tree_remove(memdb *m, memdb_entry *e, const char *path)
     }
 }
 
+/* The entry a delete or rename acts on: -ENOENT if missing, -EACCES for the root. */
+static int resolve_source(memdb *m, const char *path, memdb_entry **ret_entry)
+{
+    memdb_entry *e = mdb_lookup_path(m, path);
+    if (!e)
+        return -ENOENT;
+    if (e->inode == 0)
+        return -EACCES;
+    *ret_entry = e;
+    return 0;
+}
+
 int memdb_delete(memdb *m, const char *path, uint32_t writer, uint32_t mtime)
 {
     g_autofree char *epath = NULL;
-    int r = 0;
+    memdb_entry *e = NULL;
+    int r;
 
     g_rec_mutex_lock(&m->apply_lock);
-    memdb_entry *e = mdb_lookup_path(m, path);
-    if (!e) {
-        r = -ENOENT;
+    if ((r = resolve_source(m, path, &e)) < 0)
         goto out;
-    }
-    if (e->inode == 0) {
-        r = -EACCES;
-        goto out;
-    }
     if (mdb_entry_child_count(e) > 0) {
         r = -ENOTEMPTY;
         goto out;
@@ -869,18 +887,12 @@ int memdb_rename(memdb *m, const char *from, const char *to, uint32_t writer, ui
     g_autofree char *old_name = NULL;
     g_autofree char *replaced_path = NULL;
     memdb_entry *tparent = NULL;
-    int r = 0;
+    memdb_entry *src = NULL;
+    int r;
 
     g_rec_mutex_lock(&m->apply_lock);
-    memdb_entry *src = mdb_lookup_path(m, from);
-    if (!src) {
-        r = -ENOENT;
+    if ((r = resolve_source(m, from, &src)) < 0)
         goto out;
-    }
-    if (src->inode == 0) {
-        r = -EACCES;
-        goto out;
-    }
     /* VMID rule (spec §6.2): a guest config may only be renamed onto a VMID registered
      * elsewhere when it is the same VMID (migration). */
     if (src->type == CFS_TYPE_REG && mdb_vmlist_conflicts(m, to)) {

@@ -4,9 +4,10 @@
  * Owns the tree (entries keyed by inode, children keyed by name), the global version
  * (the root entry's version/writer/mtime), the VM list and the lock table.  Every
  * mutating operation takes the apply lock, validates completely, changes RAM under the
- * tree write lock, writes its rows into the current database transaction and commits
- * (or leaves the commit to memdb_batch_commit()).  If a commit fails, RAM is reloaded
- * from the database, so RAM never stays ahead of disk (spec §9.4, W1, W25).
+ * tree write lock and appends one record to the operation log (wlog.h); the changed rows
+ * are merged into SQLite later (memdb-log.c).  If neither the log nor the database can
+ * take an operation, RAM is reloaded from database + log, so RAM never stays ahead of
+ * disk (spec §9.4, W1, W25).
  *
  * Invariants:
  *   - inode numbers are never reused: a new entry gets inode = the new global version;
@@ -115,8 +116,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(memdb, memdb_free)
  * Apply operations.  Paths are relative ("a/b"), a leading '/' and empty components
  * are ignored.  @writer is the node id (0 in local mode), @mtime the operation time.
  * Each returns 0 (memdb_write: the number of bytes written) or a negative errno, with
- * precedence exactly as spec §4.2.  -EIO: the database transaction failed (RAM has been
- * restored from the database).
+ * precedence exactly as spec §4.2.  -EIO: neither the operation log nor the database
+ * could take the operation (RAM has been restored from database + log).
  */
 int memdb_create(memdb *m, const char *path, uint32_t writer, uint32_t mtime);
 int memdb_mkdir(memdb *m, const char *path, uint32_t writer, uint32_t mtime);
@@ -131,8 +132,8 @@ int memdb_mtime(memdb *m, const char *path, uint32_t writer, uint32_t mtime);
 /*
  * Group several apply calls into one database transaction (spec W26).  Between begin
  * and commit, apply calls return their results as usual but do not commit.  Commit
- * returns 0 or -EIO; after -EIO RAM was reloaded from the database, so every operation
- * of the batch is undone.  Not nestable.
+ * returns 0 or -EIO; after -EIO RAM was reloaded from database + log, which undid the
+ * operations of the batch that the log could not take.  Not nestable.
  */
 void memdb_batch_begin(memdb *m);
 int memdb_batch_commit(memdb *m);

@@ -28,8 +28,8 @@
 #define WLOG_FILE_MAGIC 0x48575850u /* "PXWH": the file header */
 #define WLOG_FILE_VERSION 1
 #define WLOG_FILE_HEADER 4096
-/* The ring: memdb merges long before it fills (at 8 MiB), and the largest record (a
- * 1 MiB write) always fits into an empty ring. */
+/* The ring: memdb merges about once a second, and at once when an append does not fit;
+ * the largest record (a 1 MiB write) always fits into an empty ring. */
 #define WLOG_CAPACITY (16u << 20)
 #define WLOG_TERMINATOR 8
 

@@ -1,16 +1,17 @@
 /*
  * wlog: the operation log, a redo log beside the database.
  *
- * Every applied operation is made durable by appending one record here (one writev),
- * instead of one SQLite transaction per operation: writing a 1 MiB file in 4 KiB chunks
- * then costs O(size), not O(size^2) (spec W4), and the database work of many operations
- * is grouped into one transaction (W26).  memdb merges the changed rows into SQLite
- * periodically and then truncates the log.  Records carry the global version they
- * produced; on open, the records that continue the database's version are applied
- * again, in order, with the same apply rules (which are deterministic), and the rest is
- * discarded.  Durability equals SQLite's WAL with synchronous=NORMAL: a record survives
- * a process crash (it is in the page cache once writev() returned), not necessarily a
- * power loss.  Each record is checksummed (CRC-32C).
+ * Every applied operation is made durable by appending one record here (a memcpy into
+ * a shared mapping, see wlog.c) instead of one SQLite transaction per operation: writing
+ * a 1 MiB file in 4 KiB chunks then costs O(size), not O(size^2) (spec W4), and the
+ * database work of many operations is grouped into one transaction (W26).  memdb merges
+ * the changed rows into SQLite periodically and then truncates the log.  Records carry
+ * the global version they produced; on open, the records that continue the database's
+ * version are applied again, in order, with the same apply rules (which are
+ * deterministic), and the rest is discarded.  Durability equals SQLite's WAL with
+ * synchronous=NORMAL: a record survives a process crash (it is in the page cache once
+ * wlog_append() returned), not necessarily a power loss.  Each record is checksummed
+ * (CRC-32C).
  *
  * File: "<database>.wlog", mode 0600: a 4 KiB header (magic "PXWH", version, the tail
  * position, the ring size), then a ring of records (see wlog.c).  Little-endian records:

@@ -13,6 +13,15 @@
 #include "tests/unit/check-main.h"
 #include "tests/unit/test-util.h"
 
+/* The reference's CREATE TABLE statement, byte for byte (spec §9.2). */
+#define REFERENCE_SCHEMA                                                                 \
+    "CREATE TABLE tree (  inode INTEGER PRIMARY KEY NOT NULL,  parent INTEGER NOT NULL " \
+    "CHECK(typeof(parent)=='integer'),  version INTEGER NOT NULL "                       \
+    "CHECK(typeof(version)=='integer'),  writer INTEGER NOT NULL "                       \
+    "CHECK(typeof(writer)=='integer'),  mtime INTEGER NOT NULL "                         \
+    "CHECK(typeof(mtime)=='integer'),  type INTEGER NOT NULL "                           \
+    "CHECK(typeof(type)=='integer'),  name TEXT NOT NULL,  data BLOB)"
+
 static char *tmpdir;
 
 static void setup(void)
@@ -200,12 +209,7 @@ static void expect_load_failure(const char *sql, const char *message)
     char *msg = NULL;
     int rc = sqlite3_exec(
         h,
-        "CREATE TABLE tree (  inode INTEGER PRIMARY KEY NOT NULL,  parent INTEGER NOT NULL "
-        "CHECK(typeof(parent)=='integer'),  version INTEGER NOT NULL "
-        "CHECK(typeof(version)=='integer'),  writer INTEGER NOT NULL "
-        "CHECK(typeof(writer)=='integer'),  mtime INTEGER NOT NULL "
-        "CHECK(typeof(mtime)=='integer'),  type INTEGER NOT NULL "
-        "CHECK(typeof(type)=='integer'),  name TEXT NOT NULL,  data BLOB);"
+        REFERENCE_SCHEMA ";"
         "INSERT INTO tree VALUES (0, 0, 20, 0, 1, 8, '__version__', NULL);",
         NULL, NULL, &msg);
     ck_assert_msg(rc == SQLITE_OK, "%s", msg);
@@ -256,12 +260,7 @@ START_TEST(test_load_accepts_reference_variants)
     ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
     ck_assert_int_eq(
         sqlite3_exec(h,
-                     "CREATE TABLE tree (  inode INTEGER PRIMARY KEY NOT NULL,  parent INTEGER "
-                     "NOT NULL CHECK(typeof(parent)=='integer'),  version INTEGER NOT NULL "
-                     "CHECK(typeof(version)=='integer'),  writer INTEGER NOT NULL "
-                     "CHECK(typeof(writer)=='integer'),  mtime INTEGER NOT NULL "
-                     "CHECK(typeof(mtime)=='integer'),  type INTEGER NOT NULL "
-                     "CHECK(typeof(type)=='integer'),  name TEXT NOT NULL,  data BLOB);"
+                     REFERENCE_SCHEMA ";"
                      "INSERT INTO tree VALUES (0, 0, 9, 4294967298, 1, 4, '__version__', NULL);"
                      "INSERT INTO tree VALUES (2, 5, 9, 0, 1, 8, 'child', NULL);"
                      "INSERT INTO tree VALUES (5, 0, 5, 0, 1, 4, 'dir', x'');",

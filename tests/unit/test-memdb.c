@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "pmxcfs/memdb.h"
-#include "pmxcfs/wlog.h"
 #include "tests/unit/check-main.h"
 #include "tests/unit/test-util.h"
 
@@ -550,6 +549,72 @@ START_TEST(test_full_disk_keeps_ram_equal_to_disk)
 }
 END_TEST
 
+/* Fill the file system of @dir until a write fails; returns the filler's path. */
+static char *fill_disk(const char *dir)
+{
+    char *path = g_build_filename(dir, "filler", NULL);
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    static char block[4096];
+    setvbuf(f, NULL, _IONBF, 0);
+    while (fwrite(block, 1, sizeof(block), f) == sizeof(block))
+        ;
+    fclose(f);
+    return path;
+}
+
+START_TEST(test_full_log_after_failed_merge)
+{
+    /* A background merge fails (disk full), space comes back, then the operation log
+     * fills up: the operation that no longer fits into the log must not be reported as
+     * applied and then lost by the reload that repairs the failed merge.  Needs root for
+     * a private tmpfs. */
+    if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0) {
+        fprintf(stderr, "# skipped: needs root for a private tmpfs\n");
+        return;
+    }
+    ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    memdb_free(fx.m);
+    fx.m = NULL;
+    ck_assert_int_eq(mount("tmpfs", fx.dir, "tmpfs", 0, "size=48m"), 0);
+    fx.m = open_db();
+    ck_assert_int_eq(memdb_create(fx.m, "f", 0, 1), 0);
+    g_autofree char *filler = fill_disk(fx.dir);
+    ck_assert_int_eq(memdb_flush(fx.m), -EIO);
+    unlink(filler);
+
+    static uint8_t buf[CFS_MAX_FILE_SIZE];
+    for (int i = 1; i <= 20; i++) {
+        uint64_t v = version_of(fx.m);
+        memset(buf, i, sizeof(buf));
+        int r = memdb_write(fx.m, "f", 0, buf, sizeof(buf), true, 0, 1);
+        memdb_attr a;
+        ck_assert_int_eq(memdb_lookup_path(fx.m, "f", &a), 0);
+        uint8_t first = 0;
+        ck_assert_int_eq(memdb_read(fx.m, a.inode, &first, 1, 0), 1);
+        if (r < 0) {
+            /* failed operations change nothing */
+            ck_assert_int_eq(r, -EIO);
+            ck_assert_uint_eq(version_of(fx.m), v);
+            ck_assert_int_ne(first, i);
+        } else {
+            ck_assert_int_eq(r, (int)sizeof(buf));
+            ck_assert_uint_eq(version_of(fx.m), v + 1);
+            ck_assert_int_eq(first, i);
+        }
+    }
+    uint8_t ram[32], disk[32];
+    memdb_compute_checksum(fx.m, ram);
+    reopen();
+    memdb_compute_checksum(fx.m, disk);
+    ck_assert(memcmp(ram, disk, 32) == 0);
+    memdb_free(fx.m);
+    fx.m = NULL;
+    umount(fx.dir);
+    fx.m = open_db();
+}
+END_TEST
+
 START_TEST(test_paths_helpers)
 {
     ck_assert(memdb_path_is_private("priv"));
@@ -859,13 +924,6 @@ START_TEST(test_wlog_merged_on_flush)
 }
 END_TEST
 
-START_TEST(test_wlog_crc)
-{
-    /* CRC-32C check value */
-    ck_assert_uint_eq(wlog_crc32c(0, "123456789", 9), 0xe3069283);
-}
-END_TEST
-
 Suite *test_suite(void)
 {
     Suite *s = suite_create("memdb");
@@ -887,6 +945,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_lock_age_survives_reload);
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_full_disk_keeps_ram_equal_to_disk);
+    tcase_add_test(tc, test_full_log_after_failed_merge);
     tcase_add_test(tc, test_paths_helpers);
     tcase_add_test(tc, test_sync_commit);
     tcase_add_test(tc, test_sync_commit_mismatch_changes_nothing);
@@ -894,7 +953,6 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_wlog_torn_tail_ignored);
     tcase_add_test(tc, test_wlog_replay_equals_clean_close);
     tcase_add_test(tc, test_wlog_merged_on_flush);
-    tcase_add_test(tc, test_wlog_crc);
     suite_add_tcase(s, tc);
     return s;
 }
