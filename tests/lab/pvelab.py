@@ -699,7 +699,6 @@ class Lab:
             },
         }
         _write(nd / "etc/pvelab/node.json", json.dumps(conf, indent=1) + "\n")
-        _write(nd / "node.json", json.dumps(conf, indent=1) + "\n")
 
     def _watchdog_wanted(self, opts):
         return opts["watchdog"] and self.binary("watchdog-mux") and self.binary("watchdog-emu")
@@ -1029,7 +1028,7 @@ def _init_log(msg):
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} init: {msg}", flush=True)
 
 
-def _node_mounts(nd, conf):
+def _node_mounts(nd):
     """Give the node its private file system view (see the module comment)."""
     # Host mounts below /run (ip netns bind mounts) would pin other namespaces.
     with open("/proc/self/mounts") as f:
@@ -1118,9 +1117,7 @@ def node_init(lab_dir, node):
         host_pid = int(os.readlink("/proc/self"))  # host /proc is still mounted here
         _write(status_path, json.dumps({"state": "booting"}))
         _write(nd / "init.pid", f"{host_pid}\n")
-        with open(nd / "node.json") as f:
-            conf = json.load(f)
-        _node_mounts(nd, conf)
+        _node_mounts(nd)
         socket.sethostname(node)
         os.chdir("/")
         syslog = _Syslog()
