@@ -427,17 +427,15 @@ class Lab:
 
         With capture=False stdin/stdout/stderr are inherited (interactive use).
         On timeout the command's whole process group is killed and LabError raised."""
-        self._check_node(node)
         if isinstance(argv, str):
             argv = ["/bin/sh", "-c", argv]
-        cmd = self._nsenter(node) + list(argv)
         kw = {"env": self.node_env(node, env), "text": True}
         if capture:
             kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                       stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
         if timeout is not None:
             kw["start_new_session"] = True
-        p = subprocess.Popen(cmd, **kw)
+        p = self.popen(node, argv, **kw)
         try:
             out, err = p.communicate(input=input, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -460,6 +458,14 @@ class Lab:
             raise LabError(f"command {argv} on {node} failed (exit {p.returncode}): "
                            f"{(err or '').strip()}")
         return cp
+
+    def popen(self, node, argv, **kw):
+        """Start argv inside the node and return its subprocess.Popen at once (keywords
+        as for Popen; the environment defaults to node_env).  The caller waits for it;
+        whatever still runs when the node goes down dies with it."""
+        self._check_node(node)
+        kw.setdefault("env", self.node_env(node))
+        return subprocess.Popen(self._nsenter(node) + list(argv), **kw)
 
     # ----- up
 
