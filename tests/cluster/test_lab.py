@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 import pvelab
+from cfsutil import sh
 from conftest import BUILD_DIR, REPO, lab_name, _Labs
 
 LAB_CMD = str(REPO / "tests" / "lab" / "lab")
@@ -18,13 +19,6 @@ NODES = ["n1", "n2", "n3"]
 def pmxcfs_expected(lab):
     st = lab.state()
     return st["pmxcfs"] and lab.binary("pmxcfs") is not None
-
-
-def sh(lab, node, script, timeout=30):
-    """Run a bash script in a node; assert success, return stdout."""
-    p = lab.exec(node, ["/bin/bash", "-c", script], timeout=timeout)
-    assert p.returncode == 0, f"{node}: {script!r} exited {p.returncode}: {p.stderr}"
-    return p.stdout
 
 
 def cli(lab, *args, timeout=120):

@@ -2,7 +2,8 @@
 3-node lab whose pmxcfs runs with a 4 s lock timeout and a 3 s verification interval."""
 import time
 
-from cfsutil import op, ops, wait_converged, wait_for
+from cfsutil import op, wait_converged
+from pvelab import wait_for
 
 LOCK_TIMEOUT = 4
 LAB_OPTIONS = {"pmxcfs_args": f"--lock-timeout {LOCK_TIMEOUT} --verify-interval 3"}

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-import pvelab
-from cfsutil import db_checksum, db_path, op, wait_converged, wait_for
+from cfsutil import db_checksum, db_path, op, sh, wait_converged
+from pvelab import wait_for
 
 LAB_OPTIONS = {"n": 3, "standalone": True, "watchdog": False}
 NODES = ["n1", "n2", "n3"]
@@ -33,12 +33,6 @@ def clab(module_lab):
 
 def run(lab, node, *argv, env=None, timeout=240):
     return lab.exec(node, list(argv), env=env, timeout=timeout)
-
-
-def sh(lab, node, script, timeout=60):
-    p = lab.exec(node, ["/bin/bash", "-c", script], timeout=timeout)
-    assert p.returncode == 0, f"{node}: {script!r} exited {p.returncode}: {p.stderr}"
-    return p.stdout
 
 
 def pvecm(lab, node, *args, env=None, timeout=240):

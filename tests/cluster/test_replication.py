@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from cfsutil import PY, db_path, op, ops, wait_converged, wait_for
+from cfsutil import PY, db_path, op, ops, wait_converged
+from pvelab import wait_for
 
 NODES = ["n1", "n2", "n3"]
 
