@@ -241,7 +241,7 @@ def test_killed_join_is_rolled_back(clab, point):
     assert "node=n2" in state and "member=n1" in state
     # The next pvecm command (any) rolls the join back.
     r = pvecm(clab, "n2", "nodes")
-    assert f"found an interrupted join of node 'n2' to the cluster of 'n1'" in r.stderr
+    assert "found an interrupted join of node 'n2' to the cluster of 'n1'" in r.stderr
     assert "roll-back done" in r.stderr
     assert_standalone(clab, "n2", before)
     assert "interrupted join" not in pvecm(clab, "n2", "nodes").stderr  # done once
@@ -372,7 +372,7 @@ def test_delnode_shrinks_the_cluster(clab):
     assert "Expected votes:   3" in ok(pvecm(clab, "n1", "status")).stdout
     clab.poweroff("n3")
     clab.wait_quorate(["n1", "n2"], timeout=60, members=2)
-    p = ok(pvecm(clab, "n1", "delnode", "n3"))
+    ok(pvecm(clab, "n1", "delnode", "n3"))
     conf = sh(clab, "n2", "cat /etc/pve/corosync.conf")
     assert "name: n3" not in conf and "name: n2" in conf
 

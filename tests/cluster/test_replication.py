@@ -5,11 +5,9 @@ special pmxcfs options.  Convergence is checked with the whole-tree checksum of 
 node's database (spec §8.3), so "equal" means byte for byte."""
 import json
 import random
+import re
 import subprocess
-import threading
 import time
-
-import pytest
 
 from cfsutil import PY, db_path, op, ops, wait_converged
 from pvelab import wait_for
@@ -177,7 +175,6 @@ def test_isolated_node_read_only_then_converges(lab):
 
 def test_corosync_conf_propagates(lab):
     conf = op(lab, "n1", "read", "corosync.conf")
-    import re
     ver = int(re.search(r"config_version\s*:\s*(\d+)", conf).group(1))
     newconf = re.sub(r"config_version\s*:\s*\d+", f"config_version: {ver + 1}", conf)
     assert op(lab, "n1", "put", "corosync.conf.new", newconf) == "ok"
