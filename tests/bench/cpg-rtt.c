@@ -9,6 +9,7 @@
  *                          for pmxcfs
  *
  * Joins its own group (cpg_rtt_bench), so it runs beside pmxcfs without touching it.
+ * Exits 1 when corosync fails it or an event does not come within WAIT_US.
  */
 #include <corosync/cpg.h>
 #include <poll.h>
@@ -19,6 +20,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* How long to wait for the join and for each message's delivery. */
+#define WAIT_US 10e6
 
 static int joined;
 static uint64_t delivered;
@@ -57,6 +61,21 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+static void die(const char *what, cs_error_t err)
+{
+    fprintf(stderr, "cpg-rtt: %s (corosync error %d)\n", what, (int)err);
+    exit(1);
+}
+
+/* Wait up to 1 s for CPG events and dispatch them. */
+static void dispatch(cpg_handle_t h, struct pollfd *p)
+{
+    poll(p, 1, 1000);
+    cs_error_t r = cpg_dispatch(h, CS_DISPATCH_ALL);
+    if (r != CS_OK)
+        die("dispatch failed", r);
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -71,31 +90,28 @@ int main(int argc, char **argv)
     cpg_handle_t h;
     cpg_model_v1_data_t md = {.model = CPG_MODEL_V1, .cpg_deliver_fn = deliver,
                               .cpg_confchg_fn = confchg};
-    if (cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t *)&md, NULL) != CS_OK) {
-        fprintf(stderr, "cpg-rtt: cannot connect to corosync\n");
-        return 1;
-    }
+    cs_error_t r = cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t *)&md, NULL);
+    if (r != CS_OK)
+        die("cannot connect to corosync", r);
     struct cpg_name name = {.length = 14};
     memcpy(name.value, "cpg_rtt_bench", 14);
-    if (cpg_join(h, &name) != CS_OK) {
-        fprintf(stderr, "cpg-rtt: cannot join\n");
-        return 1;
-    }
+    if ((r = cpg_join(h, &name)) != CS_OK)
+        die("cannot join", r);
     int fd;
-    cpg_fd_get(h, &fd);
+    if ((r = cpg_fd_get(h, &fd)) != CS_OK)
+        die("no CPG fd", r);
     struct pollfd p = {.fd = fd, .events = POLLIN};
+    double deadline = now_us() + WAIT_US;
     while (!joined) {
-        poll(&p, 1, 1000);
-        cpg_dispatch(h, CS_DISPATCH_ALL);
+        if (now_us() > deadline)
+            die("own join not seen in time", CS_ERR_TIMEOUT);
+        dispatch(h, &p);
     }
     if (listen_only) {
         printf("listening\n");
         fflush(stdout);
-        for (;;) {
-            poll(&p, 1, 1000);
-            if (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK)
-                return 1;
-        }
+        for (;;)
+            dispatch(h, &p);
     }
     char *buf = calloc(1, size);
     double *lat = calloc((size_t)n, sizeof(double));
@@ -104,11 +120,14 @@ int main(int argc, char **argv)
         struct iovec iov = {.iov_base = buf, .iov_len = size};
         uint64_t want = delivered + 1;
         double t = now_us();
-        while (cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1) == CS_ERR_TRY_AGAIN)
+        while ((r = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1)) == CS_ERR_TRY_AGAIN)
             usleep(100);
+        if (r != CS_OK)
+            die("send failed", r);
         while (delivered < want) {
-            poll(&p, 1, 1000);
-            cpg_dispatch(h, CS_DISPATCH_ALL);
+            if (now_us() - t > WAIT_US)
+                die("own message not delivered in time", CS_ERR_TIMEOUT);
+            dispatch(h, &p);
         }
         lat[i] = now_us() - t;
     }

@@ -105,8 +105,12 @@ static int run_echo(const char *service)
 /* ---------------------------------------------------------------------------------- */
 /* clients */
 
-/* One client process: wait for the go byte, loop until the deadline, report the count. */
-static void client_loop(const char *service, const char *req, double secs, int go_fd, int out_fd)
+/*
+ * One client process: connect, say so on @ready_fd (then close it), wait for the go
+ * byte on @go_fd, loop until the deadline, report the count on @out_fd.
+ */
+static void client_loop(const char *service, const char *req, double secs, int ready_fd, int go_fd,
+                        int out_fd)
 {
     cfs_client *c = NULL;
     int r = cfs_client_connect(service, 0, 10000, &c);
@@ -114,17 +118,20 @@ static void client_loop(const char *service, const char *req, double secs, int g
         fprintf(stderr, "ipcbench: connect %s: %s\n", service, strerror(-r));
         _exit(1);
     }
-    int32_t id = 1;
+    int32_t id = CFS_IPC_GET_FS_VERSION; /* echo: the echo server answers anything */
     const char *arg = strchr(req, ':');
     arg = arg ? arg + 1 : "";
     if (strncmp(req, "get-config:", 11) == 0)
-        id = 6;
+        id = CFS_IPC_GET_CONFIG;
     else if (strncmp(req, "get-status:", 11) == 0)
-        id = 5;
+        id = CFS_IPC_GET_STATUS;
     else if (strcmp(req, "echo") != 0) {
         fprintf(stderr, "ipcbench: unknown request '%s'\n", req);
         _exit(1);
     }
+    if (write(ready_fd, "r", 1) != 1)
+        _exit(1);
+    close(ready_fd);
     char go;
     if (read(go_fd, &go, 1) != 1)
         _exit(1);
@@ -133,12 +140,12 @@ static void client_loop(const char *service, const char *req, double secs, int g
     while (now() < end) {
         for (int k = 0; k < 64; k++) {
             g_autoptr(GBytes) data = NULL;
-            if (id == 6)
+            if (id == CFS_IPC_GET_CONFIG)
                 r = cfs_client_get_config(c, arg, &data);
-            else if (id == 5)
+            else if (id == CFS_IPC_GET_STATUS)
                 r = cfs_client_get_status(c, arg, NULL, &data);
             else
-                r = cfs_client_get_simple(c, 1, &data);
+                r = cfs_client_get_simple(c, id, &data);
             if (r < 0) {
                 fprintf(stderr, "ipcbench: request %s: %s\n", req, strerror(-r));
                 _exit(1);
@@ -154,22 +161,35 @@ static void client_loop(const char *service, const char *req, double secs, int g
 
 static int run_rtt(const char *service, const char *req, int clients, double secs)
 {
-    int go[2], out[2];
-    if (pipe(go) < 0 || pipe(out) < 0)
+    int ready[2], go[2], out[2];
+    if (pipe(ready) < 0 || pipe(go) < 0 || pipe(out) < 0)
         return 1;
     for (int i = 0; i < clients; i++) {
         pid_t pid = fork();
         if (pid < 0)
             return 1;
         if (pid == 0) {
+            close(ready[0]);
             close(go[1]);
             close(out[0]);
-            client_loop(service, req, secs, go[0], out[1]);
+            client_loop(service, req, secs, ready[1], go[0], out[1]);
         }
     }
+    close(ready[1]);
     close(go[0]);
     close(out[1]);
-    usleep(200000); /* let every client connect before the clock starts */
+    /* The clock starts once every client is connected; end of file on the ready pipe
+     * means every client either said so or died.  (Clients still waiting for the go
+     * byte see end of file when this process exits.) */
+    int connected = 0;
+    char byte;
+    while (connected < clients && read(ready[0], &byte, 1) == 1)
+        connected++;
+    if (connected < clients) {
+        fprintf(stderr, "ipcbench: %d of %d clients could not connect\n", clients - connected,
+                clients);
+        return 1;
+    }
     double t = now();
     for (int i = 0; i < clients; i++)
         if (write(go[1], "g", 1) != 1)

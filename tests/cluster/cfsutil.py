@@ -1,5 +1,5 @@
-"""Helpers for pmxcfs tests on the lab: file operations inside a node, and the
-whole-tree checksum of a node's database (spec §8.3), read from the host.
+"""Helpers for pmxcfs tests on the lab: shell scripts and file operations inside a
+node, and the whole-tree checksum of a node's database (spec §8.3), read from the host.
 
 The checksum is computed from the node's SQLite database (WAL included), so equal
 checksums prove that the nodes' persisted trees are identical, byte for byte."""
@@ -9,7 +9,9 @@ import sqlite3
 import struct
 import time
 
-PY = "/usr/bin/python3"
+import pvelab
+
+PY = pvelab.PYTHON
 
 # Runs inside a node: apply a list of operations under /etc/pve and print a JSON list
 # of results ("ok", an errno name, or a value).
@@ -55,6 +57,13 @@ for op in json.loads(sys.argv[1]):
         res.append(errno.errorcode.get(e.errno, str(e.errno)))
 print(json.dumps(res))
 '''
+
+
+def sh(lab, node, script, timeout=60):
+    """Run a bash script in @node; assert success, return its stdout."""
+    p = lab.exec(node, ["/bin/bash", "-c", script], timeout=timeout)
+    assert p.returncode == 0, f"{node}: {script!r} exited {p.returncode}: {p.stderr}"
+    return p.stdout
 
 
 def ops(lab, node, operations, timeout=120):
@@ -113,10 +122,3 @@ def wait_converged(lab, nodes, timeout=30):
             raise AssertionError(f"nodes did not converge within {timeout}s: {last}")
         time.sleep(0.2)
 
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)

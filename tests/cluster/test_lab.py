@@ -9,22 +9,18 @@ import subprocess
 import pytest
 
 import pvelab
+from cfsutil import sh
 from conftest import BUILD_DIR, REPO, lab_name, _Labs
 
 LAB_CMD = str(REPO / "tests" / "lab" / "lab")
 NODES = ["n1", "n2", "n3"]
+# The module lab (standalone mode tests at the end); the session lab is a cluster.
+LAB_OPTIONS = {"n": 3, "standalone": True}
 
 
 def pmxcfs_expected(lab):
     st = lab.state()
     return st["pmxcfs"] and lab.binary("pmxcfs") is not None
-
-
-def sh(lab, node, script, timeout=30):
-    """Run a bash script in a node; assert success, return stdout."""
-    p = lab.exec(node, ["/bin/bash", "-c", script], timeout=timeout)
-    assert p.returncode == 0, f"{node}: {script!r} exited {p.returncode}: {p.stderr}"
-    return p.stdout
 
 
 def cli(lab, *args, timeout=120):
@@ -215,17 +211,8 @@ def test_watchdog_fences_a_node_whose_mux_dies(make_lab):
 # ---------------------------------------------------------------- standalone mode
 
 
-@pytest.fixture(scope="module")
-def standalone():
-    labs = _Labs()
-    try:
-        yield labs.start("sa", 3, standalone=True)
-    finally:
-        labs.stop()
-
-
-def test_standalone_nodes_have_root_ssh_between_them(standalone):
-    lab = standalone
+def test_standalone_nodes_have_root_ssh_between_them(module_lab):
+    lab = module_lab
     for src, dst in (("n1", "n2"), ("n2", "n3"), ("n3", "n1"), ("n2", "n1")):
         out = sh(lab, src, f"ssh -o BatchMode=yes {dst} 'hostname; echo $PVE_SERVICE_CTL'")
         assert out.split() == [dst, "node-service"], f"ssh {src} -> {dst}: {out}"
@@ -240,8 +227,8 @@ def test_standalone_nodes_have_root_ssh_between_them(standalone):
     assert json.loads((lab.dir / "state.json").read_text())["standalone"] is True
 
 
-def test_standalone_pmxcfs_restarts_cleanly(standalone):
-    lab = standalone
+def test_standalone_pmxcfs_restarts_cleanly(module_lab):
+    lab = module_lab
     if not pmxcfs_expected(lab):
         pytest.skip("pmxcfs is not built yet")
     sh(lab, "n1", "echo kept > /etc/pve/lab-restart-probe")
@@ -254,8 +241,8 @@ def test_standalone_pmxcfs_restarts_cleanly(standalone):
     sh(lab, "n1", "rm /etc/pve/lab-restart-probe")
 
 
-def test_standalone_nodes_form_a_cluster_with_pvecm(standalone):
-    lab = standalone
+def test_standalone_nodes_form_a_cluster_with_pvecm(module_lab):
+    lab = module_lab
     if not lab.binary("pvecm") or not pmxcfs_expected(lab):
         pytest.skip("pvecm or pmxcfs is not built yet")
     sh(lab, "n1", "pvecm create lab", timeout=60)

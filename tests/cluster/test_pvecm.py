@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-import pvelab
-from cfsutil import db_checksum, db_path, op, wait_converged, wait_for
+from cfsutil import db_checksum, db_path, op, sh, wait_converged
+from pvelab import wait_for
 
 LAB_OPTIONS = {"n": 3, "standalone": True, "watchdog": False}
 NODES = ["n1", "n2", "n3"]
@@ -33,12 +33,6 @@ def clab(module_lab):
 
 def run(lab, node, *argv, env=None, timeout=240):
     return lab.exec(node, list(argv), env=env, timeout=timeout)
-
-
-def sh(lab, node, script, timeout=60):
-    p = lab.exec(node, ["/bin/bash", "-c", script], timeout=timeout)
-    assert p.returncode == 0, f"{node}: {script!r} exited {p.returncode}: {p.stderr}"
-    return p.stdout
 
 
 def pvecm(lab, node, *args, env=None, timeout=240):
@@ -247,7 +241,7 @@ def test_killed_join_is_rolled_back(clab, point):
     assert "node=n2" in state and "member=n1" in state
     # The next pvecm command (any) rolls the join back.
     r = pvecm(clab, "n2", "nodes")
-    assert f"found an interrupted join of node 'n2' to the cluster of 'n1'" in r.stderr
+    assert "found an interrupted join of node 'n2' to the cluster of 'n1'" in r.stderr
     assert "roll-back done" in r.stderr
     assert_standalone(clab, "n2", before)
     assert "interrupted join" not in pvecm(clab, "n2", "nodes").stderr  # done once
@@ -378,7 +372,7 @@ def test_delnode_shrinks_the_cluster(clab):
     assert "Expected votes:   3" in ok(pvecm(clab, "n1", "status")).stdout
     clab.poweroff("n3")
     clab.wait_quorate(["n1", "n2"], timeout=60, members=2)
-    p = ok(pvecm(clab, "n1", "delnode", "n3"))
+    ok(pvecm(clab, "n1", "delnode", "n3"))
     conf = sh(clab, "n2", "cat /etc/pve/corosync.conf")
     assert "name: n3" not in conf and "name: n2" in conf
 

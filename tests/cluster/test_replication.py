@@ -5,13 +5,12 @@ special pmxcfs options.  Convergence is checked with the whole-tree checksum of 
 node's database (spec §8.3), so "equal" means byte for byte."""
 import json
 import random
+import re
 import subprocess
-import threading
 import time
 
-import pytest
-
-from cfsutil import PY, db_path, op, ops, wait_converged, wait_for
+from cfsutil import PY, db_path, op, ops, wait_converged
+from pvelab import wait_for
 
 NODES = ["n1", "n2", "n3"]
 
@@ -44,13 +43,13 @@ def test_operations_replicate(lab):
         assert op(lab, n, "stat", f"{d}/g")[3] == 1000000000
 
 
-def _race(lab, nodes, operations):
-    """Run the same operation list on several nodes at the same moment."""
+def _race(lab, work):
+    """Run the operation list of every node ({node: [[path, data], ...]}) at the same
+    moment; returns {node: results}."""
+    procs = {n: lab.popen(n, [PY, "-c", _RACE, json.dumps(operations)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for n, operations in work.items()}
     results = {}
-    procs = {n: subprocess.Popen(lab._nsenter(n) + [PY, "-c", _RACE, json.dumps(operations)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 env=lab.node_env(n))
-             for n in nodes}
     for n, p in procs.items():
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, f"{n}: {err}"
@@ -77,7 +76,7 @@ def test_concurrent_create_one_winner(lab):
     assert op(lab, "n1", "mkdir", d) == "ok"
     wait_converged(lab, NODES)
     names = [f"{d}/f{i}" for i in range(60)]
-    res = _race(lab, ["n2", "n3"], [[n, "x"] for n in names])
+    res = _race(lab, {n: [[x, "x"] for x in names] for n in ("n2", "n3")})
     for i, name in enumerate(names):
         outcomes = [res[n][i] for n in ("n2", "n3")]
         assert sorted(outcomes) == ["EEXIST", "ok"], (name, outcomes)
@@ -89,16 +88,7 @@ def test_concurrent_create_content_of_winner(lab):
     assert op(lab, "n1", "mkdir", d) == "ok"
     wait_converged(lab, NODES)
     names = [f"{d}/f{i}" for i in range(40)]
-    procs = {}
-    results = {}
-    for n in ("n1", "n3"):
-        procs[n] = subprocess.Popen(
-            lab._nsenter(n) + [PY, "-c", _RACE, json.dumps([[x, n] for x in names])],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lab.node_env(n))
-    for n, p in procs.items():
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        results[n] = json.loads(out)
+    results = _race(lab, {n: [[x, n] for x in names] for n in ("n1", "n3")})
     wait_converged(lab, NODES)
     contents = ops(lab, "n2", [["read", x] for x in names])
     for i, name in enumerate(names):
@@ -113,16 +103,8 @@ def test_vmid_conflicts_decided_identically(lab):
     wait_converged(lab, NODES)
     base = 1000 + random.randrange(100000) * 10
     vmids = [base + i for i in range(20)]
-    res = {}
-    procs = {n: subprocess.Popen(
-        lab._nsenter(n) + [PY, "-c", _RACE,
-                           json.dumps([[f"nodes/{n}/qemu-server/{v}.conf", n] for v in vmids])],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lab.node_env(n))
-        for n in ("n2", "n3")}
-    for n, p in procs.items():
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        res[n] = json.loads(out)
+    res = _race(lab, {n: [[f"nodes/{n}/qemu-server/{v}.conf", n] for v in vmids]
+                      for n in ("n2", "n3")})
     wait_converged(lab, NODES)
     lists = {n: json.loads(op(lab, n, "read", ".vmlist")) for n in NODES}
     for i, v in enumerate(vmids):
@@ -193,7 +175,6 @@ def test_isolated_node_read_only_then_converges(lab):
 
 def test_corosync_conf_propagates(lab):
     conf = op(lab, "n1", "read", "corosync.conf")
-    import re
     ver = int(re.search(r"config_version\s*:\s*(\d+)", conf).group(1))
     newconf = re.sub(r"config_version\s*:\s*\d+", f"config_version: {ver + 1}", conf)
     assert op(lab, "n1", "put", "corosync.conf.new", newconf) == "ok"

@@ -41,9 +41,8 @@ def test_partition_storm(lab):
     assert op(lab, "n1", "mkdir", d) == "ok"
     wait_converged(lab, NODES)
     until = time.time() + STORM_SECONDS
-    writers = {n: subprocess.Popen(lab._nsenter(n) + [PY, "-c", _WRITER, d, n, str(until)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env=lab.node_env(n))
+    writers = {n: lab.popen(n, [PY, "-c", _WRITER, d, n, str(until)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for n in NODES}
     isolations = {n: [] for n in NODES}  # [start, end] wall-clock intervals
     rng = random.Random(4711)

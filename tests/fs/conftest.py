@@ -25,6 +25,13 @@ def mounted(path):
         return any(line.split()[1] == str(path) for line in f)
 
 
+def mounts_below(base):
+    """Mount points below @base, innermost first."""
+    with open("/proc/mounts") as f:
+        return sorted((mp for mp in (line.split()[1] for line in f)
+                       if mp.startswith(f"{base}/")), reverse=True)
+
+
 class Cfs:
     """One pmxcfs instance on private paths."""
 
@@ -50,9 +57,10 @@ class Cfs:
     def start(self, extra=("-l",), check=True):
         """Start in daemon mode; returns the CompletedProcess of the start command."""
         p = subprocess.run(self.args(extra), capture_output=True, text=True, timeout=60)
+        if p.returncode == 0:  # also when the test expected a failure: teardown stops it
+            self.pid = int(self.pidfile.read_text())
         if check:
             assert p.returncode == 0, f"pmxcfs failed to start: {p.stderr}"
-            self.pid = int(self.pidfile.read_text())
             assert mounted(self.mnt), "pmxcfs reported ready but nothing is mounted"
         return p
 
@@ -69,6 +77,8 @@ class Cfs:
             os.close(fd)
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Signal the daemon and wait until it has exited.  Whatever it left mounted
+        stays, for the test to check (the fixture detaches it at the end)."""
         if self.pid is None:
             return
         try:
@@ -77,9 +87,6 @@ class Cfs:
             pass
         assert self.wait_exit(timeout), f"pmxcfs {self.pid} did not exit within {timeout}s"
         self.pid = None
-        if mounted(self.mnt):
-            # a killed daemon leaves a dead FUSE mount behind
-            subprocess.run(["umount", "-l", str(self.mnt)], check=False)
 
     def path(self, rel=""):
         return os.path.join(self.mnt, rel)
@@ -99,12 +106,23 @@ def cfs_factory():
         return c
 
     yield make
+    problems = []
     for c in made:
         try:
-            c.stop()
-        except AssertionError:
-            c.stop(signal.SIGKILL)
-    shutil.rmtree(base, ignore_errors=True)
+            try:
+                c.stop()
+            except AssertionError:
+                c.stop(signal.SIGKILL)
+        except AssertionError as e:
+            problems.append(str(e))
+    # dead FUSE mounts of killed daemons, mounts a failed test did not undo
+    for mp in mounts_below(base):
+        subprocess.run(["umount", "-l", mp], check=False)
+    if mounts_below(base):
+        problems.append(f"mounts remain below {base}, not removing it")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+    assert not problems, "; ".join(problems)
 
 
 @pytest.fixture

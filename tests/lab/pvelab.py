@@ -427,17 +427,15 @@ class Lab:
 
         With capture=False stdin/stdout/stderr are inherited (interactive use).
         On timeout the command's whole process group is killed and LabError raised."""
-        self._check_node(node)
         if isinstance(argv, str):
             argv = ["/bin/sh", "-c", argv]
-        cmd = self._nsenter(node) + list(argv)
         kw = {"env": self.node_env(node, env), "text": True}
         if capture:
             kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                       stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
         if timeout is not None:
             kw["start_new_session"] = True
-        p = subprocess.Popen(cmd, **kw)
+        p = self.popen(node, argv, **kw)
         try:
             out, err = p.communicate(input=input, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -460,6 +458,14 @@ class Lab:
             raise LabError(f"command {argv} on {node} failed (exit {p.returncode}): "
                            f"{(err or '').strip()}")
         return cp
+
+    def popen(self, node, argv, **kw):
+        """Start argv inside the node and return its subprocess.Popen at once (keywords
+        as for Popen; the environment defaults to node_env).  The caller waits for it;
+        whatever still runs when the node goes down dies with it."""
+        self._check_node(node)
+        kw.setdefault("env", self.node_env(node))
+        return subprocess.Popen(self._nsenter(node) + list(argv), **kw)
 
     # ----- up
 
@@ -699,7 +705,6 @@ class Lab:
             },
         }
         _write(nd / "etc/pvelab/node.json", json.dumps(conf, indent=1) + "\n")
-        _write(nd / "node.json", json.dumps(conf, indent=1) + "\n")
 
     def _watchdog_wanted(self, opts):
         return opts["watchdog"] and self.binary("watchdog-mux") and self.binary("watchdog-emu")
@@ -1029,7 +1034,7 @@ def _init_log(msg):
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} init: {msg}", flush=True)
 
 
-def _node_mounts(nd, conf):
+def _node_mounts(nd):
     """Give the node its private file system view (see the module comment)."""
     # Host mounts below /run (ip netns bind mounts) would pin other namespaces.
     with open("/proc/self/mounts") as f:
@@ -1118,9 +1123,7 @@ def node_init(lab_dir, node):
         host_pid = int(os.readlink("/proc/self"))  # host /proc is still mounted here
         _write(status_path, json.dumps({"state": "booting"}))
         _write(nd / "init.pid", f"{host_pid}\n")
-        with open(nd / "node.json") as f:
-            conf = json.load(f)
-        _node_mounts(nd, conf)
+        _node_mounts(nd)
         socket.sethostname(node)
         os.chdir("/")
         syslog = _Syslog()
