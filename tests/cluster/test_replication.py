@@ -173,6 +173,45 @@ def test_isolated_node_read_only_then_converges(lab):
     assert op(lab, "n3", "stat", "local")[1] & 0o200
 
 
+def test_discarded_local_changes_reach_the_cluster_log(lab):
+    """W22: when a resync throws away changes a node made on its own (an operator forced
+    quorum on a cut-off node), the leader's state wins and every node's cluster log says
+    so, not only the local syslog."""
+    d = uniq("w22")
+    assert op(lab, "n1", "mkdir", d) == "ok"
+    wait_converged(lab, NODES)
+    lab.isolate("n3")
+    wait_for(lambda: not lab.quorate("n3"), 30, "n3 to lose quorum")
+    r = lab.exec("n3", ["corosync-quorumtool", "-e", "1"], timeout=10)
+    assert r.returncode == 0, r.stderr
+    lab.wait_quorate(["n3"])
+    wait_for(lambda: op(lab, "n3", "put", f"{d}/minority", "n3") == "ok", 15,
+             "n3 to accept a write once forced quorate")
+    lab.wait_quorate(["n1", "n2"])
+    # more changes on the majority side: its version is higher, so it leads the resync
+    assert ops(lab, "n1", [["put", f"{d}/majority{i}", str(i)] for i in range(20)]) == ["ok"] * 20
+    lab.rejoin("n3")
+    lab.wait_quorate(NODES, members=3)
+    wait_converged(lab, NODES)
+    assert op(lab, "n3", "read", f"{d}/minority") == "ENOENT"
+    assert op(lab, "n3", "read", f"{d}/majority19") == "19"
+    ctl = str(lab.binary("pmxcfs-ctl"))
+
+    def logged(node):
+        p = lab.exec(node, [ctl, "clusterlog", "-n", "200"], timeout=30)
+        assert p.returncode == 0, f"{node}: pmxcfs-ctl clusterlog: {p.stderr}"
+        return [e for e in json.loads(p.stdout)["data"]
+                if "discarded local changes" in e["msg"] and e["node"] == "n3"]
+    for node in NODES:
+        wait_for(lambda: logged(node), 20, f"{node}: the resync entry of n3 in the cluster log")
+    m = re.search(r"removed (\d+) and replaced (\d+) entries", logged("n1")[0]["msg"])
+    # n3's file goes; its inode number may be taken by one of the majority's files, so it
+    # counts as removed or as replaced
+    assert m and int(m.group(1)) + int(m.group(2)) >= 1, logged("n1")
+    # the forced expected votes do not outlive the partition
+    wait_for(lambda: lab.quorum("n3")["expected_votes"] == 3, 20, "n3: expected votes 3 again")
+
+
 def test_corosync_conf_propagates(lab):
     conf = op(lab, "n1", "read", "corosync.conf")
     ver = int(re.search(r"config_version\s*:\s*(\d+)", conf).group(1))
