@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <netdb.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +25,7 @@
 
 #include "lib/atomic-file.h"
 #include "lib/log.h"
+#include "lib/net.h"
 #include "pmxcfs/cfs-fuse.h"
 #include "pmxcfs/cluster.h"
 #include "pmxcfs/confdb.h"
@@ -166,41 +165,6 @@ static char *get_nodename(void)
     if (dot)
         *dot = '\0';
     return g_strdup(u.nodename);
-}
-
-/* First non-loopback address of @name, or NULL. */
-static char *resolve_node_address(const char *name)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_flags = AI_V4MAPPED | AI_ALL};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(name, NULL, &hints, &res) != 0)
-        return NULL;
-    char *found = NULL;
-    for (struct addrinfo *ai = res; ai && !found; ai = ai->ai_next) {
-        char buf[INET6_ADDRSTRLEN];
-        if (ai->ai_family == AF_INET) {
-            struct in_addr a = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-            if ((ntohl(a.s_addr) >> 24) == 127)
-                continue;
-            inet_ntop(AF_INET, &a, buf, sizeof(buf));
-        } else if (ai->ai_family == AF_INET6) {
-            struct in6_addr a = ((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-            if (IN6_IS_ADDR_LOOPBACK(&a))
-                continue;
-            if (IN6_IS_ADDR_V4MAPPED(&a)) {
-                if (a.s6_addr[12] == 127)
-                    continue;
-                inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof(buf));
-            } else {
-                inet_ntop(AF_INET6, &a, buf, sizeof(buf));
-            }
-        } else {
-            continue;
-        }
-        found = g_strdup(buf);
-    }
-    freeaddrinfo(res);
-    return found;
 }
 
 static int mkdir_owned(const char *path, mode_t mode, gid_t gid)
@@ -395,7 +359,7 @@ int main(int argc, char **argv)
         return 1;
     }
     gid_t www_gid = gr->gr_gid;
-    g_autofree char *address = resolve_node_address(nodename);
+    g_autofree char *address = net_resolve_address(nodename);
 
     g_autofree char *dbdir = g_path_get_dirname(opt.database);
     int r;

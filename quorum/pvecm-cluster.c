@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include "lib/net.h"
 #include "quorum/authkey.h"
 #include "quorum/cs-membership.h"
 
@@ -45,7 +46,7 @@ bool pvecm_links_default(const cluster_conf_link *links, const char *name,
     for (unsigned i = 0; i < CLUSTER_CONF_MAX_LINKS; i++)
         if (links[i].address)
             return true;
-    *ret_fallback = pvecm_resolve(name);
+    *ret_fallback = net_resolve_address(name);
     ret_links[0].address = *ret_fallback;
     ret_links[0].priority = -1;
     return *ret_fallback != NULL;

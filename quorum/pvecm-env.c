@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <ifaddrs.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include <corosync/cmap.h>
 
 #include "lib/atomic-file.h"
+#include "lib/net.h"
 #include "quorum/cluster-conf.h"
 
 #define G_LOG_DOMAIN_PVECM "pvecm"
@@ -419,45 +419,9 @@ void pvecm_cluster_log(const char *priority, const char *fmt, ...)
 /* ------------------------------------------------------------------ addresses */
 
 /* Textual address of @sa (numeric); false for families we do not handle. */
-static bool sockaddr_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-    if (sa->sa_family == AF_INET)
-        return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
-                         (socklen_t)len) != NULL;
-    if (sa->sa_family == AF_INET6)
-        return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
-                         (socklen_t)len) != NULL;
-    return false;
-}
-
-static bool loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    return false;
-}
-
-char *pvecm_resolve(const char *name)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(name, NULL, &hints, &res) != 0)
-        return NULL;
-    char *found = NULL;
-    for (struct addrinfo *ai = res; ai && !found; ai = ai->ai_next) {
-        char buf[INET6_ADDRSTRLEN];
-        if (!loopback(ai->ai_addr) && sockaddr_text(ai->ai_addr, buf, sizeof(buf)))
-            found = g_strdup(buf);
-    }
-    freeaddrinfo(res);
-    return found;
-}
-
 bool pvecm_address_is_local(const char *addr, GError **error)
 {
-    g_autofree char *ip = g_hostname_is_ip_address(addr) ? g_strdup(addr) : pvecm_resolve(addr);
+    g_autofree char *ip = g_hostname_is_ip_address(addr) ? g_strdup(addr) : net_resolve_address(addr);
     if (!ip) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "cannot resolve '%s'", addr);
         return false;
@@ -472,7 +436,7 @@ bool pvecm_address_is_local(const char *addr, GError **error)
     bool found = false;
     for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
         char buf[INET6_ADDRSTRLEN];
-        if (!i->ifa_addr || !sockaddr_text(i->ifa_addr, buf, sizeof(buf)))
+        if (!i->ifa_addr || !net_sockaddr_text(i->ifa_addr, buf, sizeof(buf)))
             continue;
         g_autoptr(GInetAddress) have = g_inet_address_new_from_string(buf);
         found = have && g_inet_address_equal(have, want);

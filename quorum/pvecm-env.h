@@ -125,8 +125,6 @@ bool pvecm_node_dirs_create(const pvecm_env *env, const char *node, GPtrArray *c
 /* Add a cluster log entry through `pmxcfs-ctl log` if it is on PATH (else a debug note). */
 void pvecm_cluster_log(const char *priority, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
-/* The first non-loopback address @name resolves to (new string), or NULL. */
-char *pvecm_resolve(const char *name);
 /*
  * Whether @addr (an IP address or a host name, resolved) is configured on a local
  * interface.  The error says why not.

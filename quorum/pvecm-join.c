@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/net.h"
 #include "quorum/cluster-conf.h"
 #include "quorum/cs-membership.h"
 #include "quorum/cs-quorum.h"
@@ -778,7 +779,7 @@ int pvecm_add_run(pvecm_env *env, const char *member, const pvecm_node_opts *o)
     }
     g_autofree char *member_ip = !member || !*member                ? NULL
                                  : g_hostname_is_ip_address(member) ? g_strdup(member)
-                                                                    : pvecm_resolve(member);
+                                                                    : net_resolve_address(member);
     if (!member_ip) {
         fprintf(stderr, "unknown cluster member '%s': cannot resolve its name\n",
                 member ? member : "");
