@@ -16,7 +16,7 @@
 #include "fence/wdmux-defs.h"
 #include "lib/section-config.h"
 
-G_DEFINE_QUARK(wdmux - config - error - quark, wdmux_config_error)
+G_DEFINE_QUARK(wdmux_config_error_quark, wdmux_config_error)
 
 static const char *const config_keys[] = {
     "WATCHDOG_MUX_DEVICE",         "WATCHDOG_MUX_EMULATED",       "WATCHDOG_MODULE",

@@ -21,7 +21,7 @@
 
 #include "fence/wdmux-defs.h"
 
-G_DEFINE_QUARK(wdmux - device - error - quark, wdmux_device_error)
+G_DEFINE_QUARK(wdmux_device_error_quark, wdmux_device_error)
 
 /* The legacy /dev/watchdog misc device (major 10, minor 130, WATCHDOG_MINOR). */
 #define DEVICE_MISC_MAJOR 10

@@ -13,7 +13,7 @@
 
 #include "fence/wdmux-defs.h"
 
-G_DEFINE_QUARK(wdmux - status - error - quark, wdmux_status_error)
+G_DEFINE_QUARK(wdmux_status_error_quark, wdmux_status_error)
 
 wdmux_status *wdmux_status_new(void)
 {

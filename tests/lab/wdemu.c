@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK(wdemu - error - quark, wdemu_error)
+G_DEFINE_QUARK(wdemu_error_quark, wdemu_error)
 
 void wdemu_action_free(wdemu_action *a)
 {
